@@ -1,0 +1,2 @@
+export { BackgroundProcess, run } from './run.js';
+export { Namespace, connect, netnsUnavailableReason, sweepStaleNamespaces, type VethOptions } from './namespace.js';

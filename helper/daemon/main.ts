@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { POSTERN_VERSION } from '../../protocol/version.js';
+
+const USAGE = `usage: postern-helper [--version] [--help]
+
+postern-helper: the privileged client daemon (TUN, routes, DNS, tunnel).
+This build only answers --version and --help; the rest arrives with its own issue.`;
+
+const arg = process.argv[2];
+if (arg === '--version') {
+  console.log(POSTERN_VERSION);
+} else if (arg === '--help' || arg === undefined) {
+  console.log(USAGE);
+} else {
+  console.error(`postern-helper: unknown argument ${arg}\n${USAGE}`);
+  process.exitCode = 2;
+}
