@@ -3,7 +3,8 @@ import { builtinModules } from 'node:module';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
-import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 const FOLDERS = ['protocol', 'tunnel', 'native', 'helper', 'gateway', 'portal', 'main', 'renderer', 'e2e', 'bench'];
 
@@ -19,6 +20,28 @@ const MAY_IMPORT = {
   renderer: ['protocol'],
   e2e: FOLDERS,
   bench: FOLDERS,
+};
+
+/**
+ * Resolves relative imports the way TypeScript's NodeNext does (`./x.js` names `./x.ts` or `./x.tsx`), so path
+ * boundaries see the real file. Bare specifiers are packages and are not folder boundaries.
+ */
+const relativeTsResolver = {
+  interfaceVersion: 3,
+  name: 'relative-ts',
+  resolve(source, file) {
+    if (!source.startsWith('.')) return { found: false };
+    const base = resolve(dirname(file), source);
+    const candidates = [
+      base,
+      base.replace(/\.js$/, '.ts'),
+      base.replace(/\.js$/, '.tsx'),
+      `${base}.ts`,
+      `${base}/index.ts`,
+    ];
+    const path = candidates.find((c) => existsSync(c));
+    return path ? { found: true, path } : { found: false };
+  },
 };
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
@@ -47,7 +70,7 @@ export default tseslint.config(
   {
     plugins: { 'import-x': importX },
     // Resolve `./x.js` to `./x.ts` as TypeScript does, so path boundaries see the real file.
-    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.base.json' })] },
+    settings: { 'import-x/resolver-next': [relativeTsResolver] },
     languageOptions: { globals: { ...globals.node } },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
