@@ -41,6 +41,7 @@ export function ipv6Packet(sourceLastByte: number, destinationLastByte: number, 
 }
 
 export interface TestSide {
+  readonly name: 'a' | 'b';
   readonly device: Device;
   readonly privateKey: string;
   readonly publicKey: string;
@@ -89,8 +90,8 @@ export function testPair(options: TestPairOptions = {}): { a: TestSide; b: TestS
     ...options.bPeer,
   });
   return {
-    a: { device: aDevice, privateKey: aKey, publicKey: publicKeyOf(aKey), address: aAddress, peer: aPeer },
-    b: { device: bDevice, privateKey: bKey, publicKey: publicKeyOf(bKey), address: bAddress, peer: bPeer },
+    a: { name: 'a', device: aDevice, privateKey: aKey, publicKey: publicKeyOf(aKey), address: aAddress, peer: aPeer },
+    b: { name: 'b', device: bDevice, privateKey: bKey, publicKey: publicKeyOf(bKey), address: bAddress, peer: bPeer },
   };
 }
 
@@ -144,4 +145,108 @@ export function drainEvents(device: Device): string[] {
 /** The message type of a datagram. */
 export function messageType(data: Uint8Array): number {
   return data[0]!;
+}
+
+/** One datagram that crossed the fake network (or was lost on it). */
+export interface WireRecord {
+  readonly at: number;
+  readonly from: 'a' | 'b';
+  /** Message type: 1 initiation, 2 response, 3 cookie reply, 4 transport (keepalive when `size` is 32). */
+  readonly type: number;
+  readonly size: number;
+  readonly data: Uint8Array;
+  readonly delivered: boolean;
+  readonly result: DatagramResult | undefined;
+}
+
+export interface Clocked {
+  now: number;
+  readonly wire: WireRecord[];
+  /** Events of both devices with the time they were drained. */
+  readonly events: { at: number; side: 'a' | 'b'; type: string }[];
+}
+
+export function clockAt(now: number): Clocked {
+  return { now, wire: [], events: [] };
+}
+
+function collectEvents(a: TestSide, b: TestSide, clock: Clocked): void {
+  for (const side of [a, b]) {
+    for (let e = side.device.pollEvent(); e; e = side.device.pollEvent()) {
+      clock.events.push({ at: clock.now, side: side.name, type: e.type });
+    }
+  }
+}
+
+/**
+ * Drives both devices' timers with a fake clock from `clock.now` to `until`, delivering every datagram at once
+ * (unless `filter` loses it) and recording it in `clock.wire`.
+ */
+export function runUntil(
+  a: TestSide,
+  b: TestSide,
+  clock: Clocked,
+  until: number,
+  filter: (from: 'a' | 'b', data: Uint8Array, at: number) => boolean = () => true,
+): void {
+  const deliverAll = () => {
+    for (let rounds = 0; rounds < 100; rounds++) {
+      let moved = false;
+      for (const [side, other, from] of [
+        [a, b, 'a'],
+        [b, a, 'b'],
+      ] as const) {
+        for (let t = side.device.pollTransmit(); t; t = side.device.pollTransmit()) {
+          moved = true;
+          const delivered = filter(from, t.data, clock.now);
+          const result = delivered ? other.device.handleDatagram(t.data, side.address, clock.now) : undefined;
+          clock.wire.push({
+            at: clock.now,
+            from,
+            type: t.data[0]!,
+            size: t.data.length,
+            data: t.data,
+            delivered,
+            result,
+          });
+        }
+      }
+      if (!moved) return collectEvents(a, b, clock);
+    }
+    throw new Error('the devices kept talking for 100 rounds');
+  };
+  deliverAll();
+  for (;;) {
+    const next = Math.min(a.device.pollTimeout() ?? Infinity, b.device.pollTimeout() ?? Infinity);
+    if (next > until) break;
+    clock.now = Math.max(clock.now, next);
+    a.device.handleTimeout(clock.now);
+    b.device.handleTimeout(clock.now);
+    deliverAll();
+  }
+  clock.now = until;
+}
+
+/** Sends an IP packet from A to B (or back) at `clock.now` and delivers what results, recording it. */
+export function sendPacket(
+  from: TestSide,
+  to: TestSide,
+  clock: Clocked,
+  packet: Uint8Array,
+  filter: (data: Uint8Array) => boolean = () => true,
+): DatagramResult | 'queued' | 'dropped' {
+  const result = from.device.encapsulate(packet, clock.now);
+  if (result.kind !== 'datagram') return result.kind;
+  const delivered = filter(result.data);
+  const received = delivered ? to.device.handleDatagram(result.data, from.address, clock.now) : undefined;
+  clock.wire.push({
+    at: clock.now,
+    from: from.name,
+    type: 4,
+    size: result.data.length,
+    data: result.data,
+    delivered,
+    result: received,
+  });
+  return received ?? 'dropped';
 }
