@@ -444,7 +444,10 @@ export class Device {
         this.rng.fill(key);
         return key;
       },
-      jitter: () => randomInt(this.rng, this.timers.rekeyTimeoutJitterMax, this.jitterScratch),
+      jitter: () =>
+        this.timers.rekeyTimeoutJitterMax > 0
+          ? randomInt(this.rng, this.timers.rekeyTimeoutJitterMax, this.jitterScratch)
+          : 0,
       transmit: (to, data) => this.queueTransmit(to, data),
       emit: (event) => void this.events.push(event),
       drop: (reason, count) => void this.drop(reason, count),

@@ -208,7 +208,8 @@ export class PeerState implements Peer, Schedulable {
       this.staged.shift();
       this.ctx.drop('staged_overflow');
     }
-    this.staged.push(packet);
+    // A copy: the driver may reuse its buffer once encapsulate returns.
+    this.staged.push(packet.length === 0 ? packet : packet.slice());
   }
 
   private flushStaged(keypair: Keypair, now: number): void {
