@@ -7,6 +7,12 @@ function cidr(text: string): Cidr {
   if (!parsed.ok) throw new Error(parsed.error);
   return parsed.cidr;
 }
+/** A table from [cidr, owner] pairs. */
+function table(entries: [string, string][]): AllowedIps<string> {
+  const t = new AllowedIps<string>();
+  for (const [text, owner] of entries) t.insert(cidr(text), owner);
+  return t;
+}
 const lookup = (t: AllowedIps<string>, address: string) => {
   const c = cidr(address);
   return t.lookup(c.family, c.bytes, 0);
@@ -41,13 +47,14 @@ describe('parseCidr', () => {
 
 describe('AllowedIps', () => {
   it('finds the longest matching prefix for IPv4 and IPv6', () => {
-    const t = new AllowedIps<string>();
-    t.insert(cidr('0.0.0.0/0'), 'default');
-    t.insert(cidr('10.0.0.0/8'), 'ten');
-    t.insert(cidr('10.1.0.0/16'), 'ten-one');
-    t.insert(cidr('10.1.2.3/32'), 'host');
-    t.insert(cidr('fd00::/8'), 'ula');
-    t.insert(cidr('fd00:2021:1111::/107'), 'tunnel');
+    const t = table([
+      ['0.0.0.0/0', 'default'],
+      ['10.0.0.0/8', 'ten'],
+      ['10.1.0.0/16', 'ten-one'],
+      ['10.1.2.3/32', 'host'],
+      ['fd00::/8', 'ula'],
+      ['fd00:2021:1111::/107', 'tunnel'],
+    ]);
     expect(lookup(t, '10.1.2.3')).toBe('host');
     expect(lookup(t, '10.1.2.4')).toBe('ten-one');
     expect(lookup(t, '10.2.0.1')).toBe('ten');
@@ -68,19 +75,21 @@ describe('AllowedIps', () => {
   });
 
   it('keeps shorter prefixes when a longer one under them is removed', () => {
-    const t = new AllowedIps<string>();
-    t.insert(cidr('10.0.0.0/8'), 'wide');
-    t.insert(cidr('10.0.0.0/24'), 'narrow');
+    const t = table([
+      ['10.0.0.0/8', 'wide'],
+      ['10.0.0.0/24', 'narrow'],
+    ]);
     t.remove(cidr('10.0.0.0/24'), 'narrow');
     expect(lookup(t, '10.0.0.1')).toBe('wide');
   });
 
   it('reads source and destination straight from packets', () => {
-    const t = new AllowedIps<string>();
-    t.insert(cidr('10.0.0.1/32'), 'src');
-    t.insert(cidr('10.0.0.2/32'), 'dst');
-    t.insert(cidr('fd00::1/128'), 'src6');
-    t.insert(cidr('fd00::2/128'), 'dst6');
+    const t = table([
+      ['10.0.0.1/32', 'src'],
+      ['10.0.0.2/32', 'dst'],
+      ['fd00::1/128', 'src6'],
+      ['fd00::2/128', 'dst6'],
+    ]);
     expect(t.lookupSource(ipv4Packet('10.0.0.1', '10.0.0.2', 0))).toBe('src');
     expect(t.lookupDestination(ipv4Packet('10.0.0.1', '10.0.0.2', 0))).toBe('dst');
     expect(t.lookupSource(ipv6Packet(1, 2, 0))).toBe('src6');

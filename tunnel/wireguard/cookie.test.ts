@@ -16,6 +16,16 @@ function loadedPair() {
   return { a, b: { ...b, device } };
 }
 
+/** A sends an initiation to the loaded B, which answers with a cookie reply. */
+function initiationAndCookieReply() {
+  const { a, b } = loadedPair();
+  a.device.encapsulate(toB(), T0);
+  const [initiation] = drainTransmits(a.device);
+  expect(b.device.handleDatagram(initiation!, a.address, T0)).toEqual({ kind: 'dropped', reason: 'cookie_required' });
+  const [reply] = drainTransmits(b.device);
+  return { a, b, reply: reply! };
+}
+
 describe('cookies under load', () => {
   it('answers an initiation without MAC2 with a cookie reply; the retry carries MAC2 and gets a response', () => {
     const { a, b } = loadedPair();
@@ -36,13 +46,9 @@ describe('cookies under load', () => {
   });
 
   it('binds the cookie to the source address and port', () => {
-    const { a, b } = loadedPair();
+    const { a, b, reply } = initiationAndCookieReply();
     const bLoaded = b.device;
-    a.device.encapsulate(toB(), T0);
-    const [first] = drainTransmits(a.device);
-    bLoaded.handleDatagram(first!, a.address, T0);
-    const [reply] = drainTransmits(bLoaded);
-    expect(a.device.handleDatagram(reply!, b.address, T0)).toEqual({ kind: 'consumed' });
+    expect(a.device.handleDatagram(reply, b.address, T0)).toEqual({ kind: 'consumed' });
     a.device.handleTimeout(T0 + 6000);
     const [retry] = drainTransmits(a.device);
     const elsewhere = { host: a.address.host, port: a.address.port + 1 };
@@ -54,18 +60,13 @@ describe('cookies under load', () => {
   });
 
   it('refuses tampered, replayed and unsolicited cookie replies', () => {
-    const { a, b } = loadedPair();
-    const bLoaded = b.device;
-    a.device.encapsulate(toB(), T0);
-    const [initiation] = drainTransmits(a.device);
-    bLoaded.handleDatagram(initiation!, a.address, T0);
-    const [reply] = drainTransmits(bLoaded);
-    const tampered = Uint8Array.from(reply!);
+    const { a, b, reply } = initiationAndCookieReply();
+    const tampered = Uint8Array.from(reply);
     tampered[40]! ^= 1;
     expect(a.device.handleDatagram(tampered, b.address, T0)).toEqual({ kind: 'dropped', reason: 'bad_cookie_reply' });
-    expect(a.device.handleDatagram(reply!, b.address, T0)).toEqual({ kind: 'consumed' });
-    expect(a.device.handleDatagram(reply!, b.address, T0)).toEqual({ kind: 'dropped', reason: 'bad_cookie_reply' });
-    const unknown = Uint8Array.from(reply!);
+    expect(a.device.handleDatagram(reply, b.address, T0)).toEqual({ kind: 'consumed' });
+    expect(a.device.handleDatagram(reply, b.address, T0)).toEqual({ kind: 'dropped', reason: 'bad_cookie_reply' });
+    const unknown = Uint8Array.from(reply);
     unknown[4]! ^= 0xff;
     expect(a.device.handleDatagram(unknown, b.address, T0)).toEqual({ kind: 'dropped', reason: 'unknown_index' });
   });

@@ -29,6 +29,7 @@ import {
   Response,
   type LocalIdentity,
 } from './handshake.js';
+import { Fifo } from './fifo.js';
 import { declaredLength, isIpPacket } from './ip-header.js';
 import { counterRejected, type Keypair } from './keypair.js';
 import { encodeKey, requireKey } from './keys.js';
@@ -134,10 +135,8 @@ export class Device {
   private readonly cookieChecker: CookieChecker;
   private readonly load: LoadMonitor;
   private readonly rateLimiter = new SourceRateLimiter();
-  private readonly transmits: Transmit[] = [];
-  private transmitHead = 0;
-  private readonly events: DeviceEvent[] = [];
-  private eventHead = 0;
+  private readonly transmits = new Fifo<Transmit>();
+  private readonly events = new Fifo<DeviceEvent>();
   private readonly counters: DeviceStats = {
     packetsIn: 0,
     keepalivesIn: 0,
@@ -358,23 +357,11 @@ export class Device {
   // ---- draining and time ----
 
   pollTransmit(): Transmit | undefined {
-    if (this.transmitHead === this.transmits.length) return undefined;
-    const transmit = this.transmits[this.transmitHead++]!;
-    if (this.transmitHead === this.transmits.length) {
-      this.transmits.length = 0;
-      this.transmitHead = 0;
-    }
-    return transmit;
+    return this.transmits.shift();
   }
 
   pollEvent(): DeviceEvent | undefined {
-    if (this.eventHead === this.events.length) return undefined;
-    const event = this.events[this.eventHead++]!;
-    if (this.eventHead === this.events.length) {
-      this.events.length = 0;
-      this.eventHead = 0;
-    }
-    return event;
+    return this.events.shift();
   }
 
   /** The next instant a timer wants `handleTimeout` (possibly already past), or undefined when none is armed. */
