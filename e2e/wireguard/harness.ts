@@ -189,6 +189,30 @@ async function withKeyFile<T>(key: string, use: (file: string) => Promise<T>): P
   }
 }
 
+/**
+ * A small HTTP server in `ns` for integrity checks: GET /blob sends `bytes` pseudo-random bytes, GET /blob.sha256
+ * their SHA-256 (hex), and PUT answers the SHA-256 of the body it received.
+ */
+export async function startBlobServer(
+  ns: Namespace,
+  address: string,
+  port: number,
+  bytes: number,
+): Promise<BackgroundProcess> {
+  const script = `
+    const http = require('node:http'); const crypto = require('node:crypto');
+    const blob = Buffer.alloc(${bytes}); let x = 1;
+    for (let i = 0; i < blob.length; i++) { x = (x * 1103515245 + 12345) >>> 0; blob[i] = x >>> 24; }
+    http.createServer((req, res) => {
+      if (req.url === '/blob.sha256') return res.end(crypto.createHash('sha256').update(blob).digest('hex'));
+      if (req.method === 'GET') { res.setHeader('content-length', blob.length); return res.end(blob); }
+      const h = crypto.createHash('sha256'); req.on('data', (d) => h.update(d)); req.on('end', () => res.end(h.digest('hex')));
+    }).listen(${port}, '${address}', () => console.log('listening'));`;
+  const server = ns.spawn('blob-server', 'node', ['-e', script]);
+  await server.waitForOutput(/listening/, 10_000);
+  return server;
+}
+
 export async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
