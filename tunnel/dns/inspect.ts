@@ -2,7 +2,7 @@ import { readIpv4, readIpv6, type IpAddress } from '../../protocol/ip.js';
 import { DnsType, HEADER_SIZE } from './constants.js';
 import { header, readAdditionals, readQuestion, walkRecords, type DnsQuestion, type Edns } from './message.js';
 import { readName } from './name.js';
-import { dnsError, type DnsResult } from './result.js';
+import { dnsError, type DnsError, type DnsResult } from './result.js';
 
 /**
  * Inspecting responses from upstream resolvers: the client's forwarder matches them to the queries it sent (id and
@@ -49,12 +49,13 @@ export interface AnswerRecord {
 
 /** Reads a response; never throws. Its answer records must be well-formed, the others only need to fit. */
 export function inspectResponse(payload: Uint8Array): DnsResult<DnsResponseInfo> {
-  const fail = (error: ReturnType<typeof dnsError>) => ({ ok: false, error }) as const;
+  const fail = (error: DnsError) => ({ ok: false, error }) as const;
   if (payload.length < HEADER_SIZE) {
     return fail(dnsError('short-header', `${payload.length} bytes are too few for a DNS header`));
   }
-  if (!header.isResponse(payload))
+  if (!header.isResponse(payload)) {
     return fail(dnsError('wrong-direction', 'a query (QR clear) where a response was expected'));
+  }
   const questionCount = header.questions(payload);
   if (questionCount > 1) return fail(dnsError('question-count', `${questionCount} questions; a response has 0 or 1`));
 
