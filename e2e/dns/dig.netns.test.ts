@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatIp, ip, ipFromReverseName, nthAddress, DEFAULT_MAPPED_IPV4_RANGE } from '../../protocol/ip.js';
 import {
@@ -15,6 +14,7 @@ import {
 import { Namespace, netnsUnavailableReason } from '../netns/index.js';
 import { CAPTURE_FIXTURES, writeFixtures, type CapturedMessage } from './fixtures.js';
 import { NamespaceSockets } from './namespace-sockets.js';
+import { installed } from './tools.js';
 import { TestDnsServer, type Received, type Transport } from './test-server.js';
 
 /**
@@ -24,7 +24,9 @@ import { TestDnsServer, type Received, type Transport } from './test-server.js';
  * tunnel/dns/fixtures/dig-queries.ts, the unit tests' and fuzzers' real-world inputs.
  */
 
-const skip = netnsUnavailableReason() ?? (hasDig() ? undefined : 'dig is not installed (run scripts/setup-system)');
+const skip =
+  netnsUnavailableReason() ??
+  (installed('dig', ['-v']) ? undefined : 'dig is not installed (run scripts/setup-system)');
 if (skip) console.warn(`skipping e2e/dns dig tests: ${skip}`);
 
 const MAPPED_V4 = [1, 2, 3, 4].map((n) => nthAddress(DEFAULT_MAPPED_IPV4_RANGE, n));
@@ -274,13 +276,4 @@ function parseDig(text: string): Dig {
     answers: section('ANSWER'),
     edns: /; EDNS: (.*)/.exec(text)?.[1],
   };
-}
-
-function hasDig(): boolean {
-  try {
-    execFileSync('dig', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatIp } from '../../protocol/ip.js';
@@ -20,6 +19,7 @@ import {
 import { Namespace, netnsUnavailableReason, type BackgroundProcess } from '../netns/index.js';
 import { CAPTURE_FIXTURES, writeFixtures, type CapturedMessage } from './fixtures.js';
 import { NamespaceSockets } from './namespace-sockets.js';
+import { installed } from './tools.js';
 
 /**
  * The response inspector and the TCP reassembler against dnsmasq (the private DNS of later system tests and the
@@ -28,7 +28,7 @@ import { NamespaceSockets } from './namespace-sockets.js';
  * tunnel/dns/fixtures/dnsmasq-responses.ts for the unit tests and fuzzers.
  */
 
-const skip = netnsUnavailableReason() ?? (hasDnsmasq() ? undefined : 'dnsmasq is not installed');
+const skip = netnsUnavailableReason() ?? (installed('dnsmasq', ['--version']) ? undefined : 'dnsmasq is not installed');
 if (skip) console.warn(`skipping e2e/dns dnsmasq tests: ${skip}`);
 
 const BIG = Array.from({ length: 60 }, (_, n) => `10.2.0.${n + 1}`);
@@ -189,12 +189,3 @@ describe.skipIf(skip)('tunnel/dns reading dnsmasq responses in a namespace', () 
     expect(rewritten).toMatchObject({ ok: true, value: { id: 0xbeef, question: info.question } });
   });
 });
-
-function hasDnsmasq(): boolean {
-  try {
-    execFileSync('dnsmasq', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}

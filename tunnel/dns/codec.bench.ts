@@ -1,6 +1,7 @@
 import dnsPacket from 'dns-packet';
 import { bench, describe } from 'vitest';
 import { ip } from '../../protocol/ip.js';
+import { PACKET_OPT } from './fixtures/packet-opt.js';
 import { answerAddresses, buildQuery, inspectResponse, parseQuery, type DnsQuery } from './index.js';
 
 // The stub resolver's answer path against dns-packet doing the same: `npx vitest bench --run tunnel/dns`.
@@ -33,18 +34,7 @@ describe('encode a 4-record A answer', () => {
       flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
       questions: [{ type: 'A', name: 'app.corp.example.com' }],
       answers: packetAnswers,
-      additionals: [
-        {
-          type: 'OPT',
-          name: '.',
-          udpPayloadSize: 1232,
-          extendedRcode: 0,
-          ednsVersion: 0,
-          flags: 0,
-          flag_do: false,
-          options: [],
-        },
-      ],
+      additionals: [PACKET_OPT],
     });
   });
 });

@@ -4,6 +4,7 @@ import { formatIp, ip } from '../../protocol/ip.js';
 import { DnsType, Rcode } from './constants.js';
 import { bytesOf } from './fixtures/captured.js';
 import { DNSMASQ_RESPONSES } from './fixtures/dnsmasq-responses.js';
+import { PACKET_OPT } from './fixtures/packet-opt.js';
 import { inspectResponse, messageId, sameQuestion, setMessageId, type DnsResponseInfo } from './inspect.js';
 import { buildQuery, parseQuery } from './query.js';
 import { answerAddresses } from './response.js';
@@ -92,18 +93,7 @@ describe('inspectResponse on crafted responses', () => {
 
   it('combines the header rcode with the OPT record’s upper bits', () => {
     const badvers = response({
-      additionals: [
-        {
-          type: 'OPT',
-          name: '.',
-          udpPayloadSize: 1232,
-          extendedRcode: 1,
-          ednsVersion: 0,
-          flags: 0,
-          flag_do: false,
-          options: [],
-        },
-      ],
+      additionals: [{ ...PACKET_OPT, extendedRcode: 1 }],
     });
     expect(ok(badvers).rcode).toBe(Rcode.BADVERS);
   });

@@ -3,20 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { DnsType } from './constants.js';
 import { bytesOf } from './fixtures/captured.js';
 import { DIG_QUERIES } from './fixtures/dig-queries.js';
+import { PACKET_OPT as OPT } from './fixtures/packet-opt.js';
 import { buildQuery, parseQuery, type DnsQuery, type QueryError } from './query.js';
 
 // dns-packet builds the odd queries below and decodes the error replies: an independent codec.
 
-const OPT: dnsPacket.OptAnswer = {
-  type: 'OPT',
-  name: '.',
-  udpPayloadSize: 1232,
-  extendedRcode: 0,
-  ednsVersion: 0,
-  flags: 0,
-  flag_do: false,
-  options: [],
-};
 const encode = (packet: dnsPacket.Packet) => new Uint8Array(dnsPacket.encode(packet));
 const aQuery = (extra: Partial<dnsPacket.Packet> = {}) =>
   encode({
@@ -205,8 +196,9 @@ describe('buildQuery', () => {
     expect(ok(built.value).question.type).toBe(DnsType.HTTPS);
   });
 
-  it('returns the name error for an invalid name and throws for a type over 16 bits', () => {
+  it('returns the name error for an invalid name and throws for an id or type over 16 bits', () => {
     expect(buildQuery(1, 'a..b', DnsType.A)).toMatchObject({ ok: false, error: { kind: 'invalid-name' } });
     expect(() => buildQuery(1, 'a.b', 65536)).toThrow(RangeError);
+    expect(() => buildQuery(65536, 'a.b', 1)).toThrow(RangeError);
   });
 });

@@ -135,19 +135,15 @@ export function encodeMessage(fields: MessageFields): Uint8Array {
   const head = HEADER_SIZE + (fields.question?.length ?? 0);
   const tail = fields.edns ? OPT_SIZE : 0;
   let records = fields.records;
-  // Names other than the question's are encoded once, here: [owner, target] per record, only when some record has one.
-  const names: (Uint8Array | undefined)[] | undefined = records.some(
-    (r) => r.owner !== undefined || r.kind !== 'address',
-  )
-    ? []
-    : undefined;
+  // Owner and target names other than the question's, encoded once, here: [owner, target] per record.
+  const names: (Uint8Array | undefined)[] = [];
   let size = head + tail;
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     checkTtl(record.ttl);
     const owner = record.owner === undefined ? undefined : encodeName(record.owner);
     const target = record.kind === 'address' ? undefined : encodeName(record.target);
-    names?.push(owner, target);
+    names.push(owner, target);
     const data = record.kind === 'address' ? (typeof record.address === 'number' ? 4 : 16) : target!.length;
     size += (owner?.length ?? 2) + RECORD_FIXED + data;
   }
@@ -177,7 +173,7 @@ export function encodeMessage(fields: MessageFields): Uint8Array {
   let pos = head;
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
-    const owner = names?.[2 * i];
+    const owner = names[2 * i];
     if (owner) {
       out.set(owner, pos);
       pos += owner.length;
@@ -193,7 +189,7 @@ export function encodeMessage(fields: MessageFields): Uint8Array {
       writeIp(record.address, out, pos);
       pos += v4 ? 4 : 16;
     } else {
-      const target = names![2 * i + 1]!;
+      const target = names[2 * i + 1]!;
       pos = put16(out, pos, record.kind === 'ptr' ? DnsType.PTR : DnsType.CNAME);
       pos = put16(out, pos, DnsClass.IN);
       pos = put32(out, pos, record.ttl);
