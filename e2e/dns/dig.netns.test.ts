@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatIp, ip, ipFromReverseName, nthAddress, DEFAULT_MAPPED_IPV4_RANGE } from '../../protocol/ip.js';
+import {
+  DEFAULT_MAPPED_IPV4_RANGE,
+  DEFAULT_MAPPED_IPV6_RANGE,
+  formatIp,
+  ipFromReverseName,
+  nthAddress,
+} from '../../protocol/ip.js';
 import {
   DnsType,
   Rcode,
@@ -30,12 +36,7 @@ const skip =
 if (skip) console.warn(`skipping e2e/dns dig tests: ${skip}`);
 
 const MAPPED_V4 = [1, 2, 3, 4].map((n) => nthAddress(DEFAULT_MAPPED_IPV4_RANGE, n));
-const MAPPED_V6 = [
-  'fd00:2021:1111:8000::1',
-  'fd00:2021:1111:8000::2',
-  'fd00:2021:1111:8000::3',
-  'fd00:2021:1111:8000::4',
-].map(ip);
+const MAPPED_V6 = [1, 2, 3, 4].map((n) => nthAddress(DEFAULT_MAPPED_IPV6_RANGE, n));
 const MANY = Array.from({ length: 60 }, (_, n) => nthAddress(DEFAULT_MAPPED_IPV4_RANGE, 1000 + n));
 
 /** The test's zone, answered the way the client's stub resolver will. */
@@ -47,14 +48,22 @@ function respond(payload: Uint8Array, transport: Transport): Uint8Array | undefi
   const options = { transport };
   switch (name) {
     case 'app.corp.test':
-      return answerAddresses(query, [...MAPPED_V4, ...MAPPED_V6], 1, options);
+      if (type === DnsType.A || type === DnsType.AAAA) {
+        return answerAddresses(query, [...MAPPED_V4, ...MAPPED_V6], 1, options);
+      }
+      return answerNoData(query, options); // HTTPS and every other type
     case 'many.corp.test':
       return answerAddresses(query, MANY, 1, options);
     case 'alias.corp.test':
-      return buildResponse(query, Rcode.NOERROR, [
-        { kind: 'cname', target: 'app.corp.test', ttl: 1 },
-        { kind: 'address', address: MAPPED_V4[0]!, ttl: 1, owner: 'app.corp.test' },
-      ]);
+      return buildResponse(
+        query,
+        Rcode.NOERROR,
+        [
+          { kind: 'cname', target: 'app.corp.test', ttl: 1 },
+          { kind: 'address', address: MAPPED_V4[0]!, ttl: 1, owner: 'app.corp.test' },
+        ],
+        options,
+      );
     case 'blocked.corp.test':
       return answerRcode(query, Rcode.REFUSED, options);
     case 'broken.corp.test':
@@ -64,7 +73,6 @@ function respond(payload: Uint8Array, transport: Transport): Uint8Array | undefi
   if (reverse !== undefined && [...MAPPED_V4, ...MAPPED_V6].includes(reverse)) {
     return answerPtr(query, 'app.corp.test', 1, options);
   }
-  if (name.endsWith('.corp.test') && type === DnsType.HTTPS) return answerNoData(query, options);
   return answerRcode(query, Rcode.NXDOMAIN, options);
 }
 
