@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AllowedIps, parseCidr, type Cidr } from './allowed-ips.js';
+import { AllowedIps, parseRoutePrefix, type RoutePrefix } from './allowed-ips.js';
 import { ipv4Packet, ipv6Packet } from './testing.js';
 
-function cidr(text: string): Cidr {
-  const parsed = parseCidr(text);
+function cidr(text: string): RoutePrefix {
+  const parsed = parseRoutePrefix(text);
   if (!parsed.ok) throw new Error(parsed.error);
-  return parsed.cidr;
+  return parsed.prefix;
 }
 /** A table from [cidr, owner] pairs. */
 function table(entries: [string, string][]): AllowedIps<string> {
@@ -18,7 +18,7 @@ const lookup = (t: AllowedIps<string>, address: string) => {
   return t.lookup(c.family, c.bytes, 0);
 };
 
-describe('parseCidr', () => {
+describe('parseRoutePrefix', () => {
   it('canonicalises and clears host bits like wg', () => {
     expect(cidr('10.1.2.3/8').text).toBe('10.0.0.0/8');
     expect(cidr('10.1.2.3').text).toBe('10.1.2.3/32');
@@ -39,7 +39,7 @@ describe('parseCidr', () => {
       '10.0.0.0/',
       'x/8',
     ]) {
-      const parsed = parseCidr(bad);
+      const parsed = parseRoutePrefix(bad);
       expect(parsed.ok, bad).toBe(false);
     }
   });

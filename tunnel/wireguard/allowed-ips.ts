@@ -3,9 +3,10 @@
  * IPv4 and IPv6. A binary trie per family, so a lookup costs at most 32 or 128 steps whatever the number of prefixes,
  * and reads the address straight out of the packet.
  */
-import ipaddr from 'ipaddr.js';
+import { formatCidr, ipToBytes, parseCidr } from '../../protocol/ip.js';
 
-export interface Cidr {
+/** A prefix of the table, in the form the trie walks. */
+export interface RoutePrefix {
   readonly family: 4 | 6;
   /** The network address with host bits cleared (4 or 16 bytes). */
   readonly bytes: Uint8Array;
@@ -14,23 +15,20 @@ export interface Cidr {
   readonly text: string;
 }
 
-export type CidrParseResult = { ok: true; cidr: Cidr } | { ok: false; error: string };
+export type RoutePrefixResult = { ok: true; prefix: RoutePrefix } | { ok: false; error: string };
 
-/** Parses `10.0.0.0/24`, `fd00::/64` or a bare address (a /32 or /128); host bits are cleared, as `wg` does. */
-export function parseCidr(text: string): CidrParseResult {
-  const slash = text.indexOf('/');
-  const address = slash < 0 ? text : text.slice(0, slash);
-  const family = ipaddr.IPv4.isValidFourPartDecimal(address) ? 4 : ipaddr.IPv6.isValid(address) ? 6 : undefined;
-  if (!family) return { ok: false, error: `not an IPv4 or IPv6 address: ${JSON.stringify(address)}` };
-  const maxPrefix = family === 4 ? 32 : 128;
-  const prefixText = slash < 0 ? String(maxPrefix) : text.slice(slash + 1);
-  const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
-  if (!(prefix <= maxPrefix))
-    return { ok: false, error: `prefix length must be 0–${maxPrefix}: ${JSON.stringify(text)}` };
-  const bytes = new Uint8Array(ipaddr.parse(address).toByteArray());
-  for (let bit = prefix; bit < maxPrefix; bit++) bytes[bit >> 3]! &= ~(0x80 >> (bit & 7));
-  const canonical = `${ipaddr.fromByteArray([...bytes]).toString()}/${prefix}`;
-  return { ok: true, cidr: { family, bytes, prefix, text: canonical } };
+/**
+ * Parses an allowed IP as `wg` accepts it: `10.0.0.0/24`, `fd00::/64`, a bare address (a /32 or /128), host bits
+ * cleared (`10.0.0.1/24` is `10.0.0.0/24`).
+ */
+export function parseRoutePrefix(text: string): RoutePrefixResult {
+  const parsed = parseCidr(text, { allowHostBits: true, allowBareAddress: true });
+  if (!parsed.ok) return parsed;
+  const range = parsed.value;
+  return {
+    ok: true,
+    prefix: { family: range.family, bytes: ipToBytes(range.network), prefix: range.prefix, text: formatCidr(range) },
+  };
 }
 
 interface TrieNode<T> {
@@ -44,7 +42,7 @@ export class AllowedIps<T> {
   private readonly v6: TrieNode<T> = {};
 
   /** Makes `value` the owner of `cidr`, taking it from any previous owner; returns that previous owner. */
-  insert(cidr: Cidr, value: T): T | undefined {
+  insert(cidr: RoutePrefix, value: T): T | undefined {
     let node = cidr.family === 4 ? this.v4 : this.v6;
     for (let i = 0; i < cidr.prefix; i++) {
       const key = bitAt(cidr.bytes, 0, i) ? 'one' : 'zero';
@@ -56,7 +54,7 @@ export class AllowedIps<T> {
   }
 
   /** Removes `cidr` if `value` owns it, pruning emptied branches. */
-  remove(cidr: Cidr, value: T): boolean {
+  remove(cidr: RoutePrefix, value: T): boolean {
     const path: TrieNode<T>[] = [];
     let node: TrieNode<T> | undefined = cidr.family === 4 ? this.v4 : this.v6;
     for (let i = 0; i < cidr.prefix && node; i++) {

@@ -3,7 +3,8 @@
  * Drivers feed it datagrams from a UDP socket (`handleDatagram`) and IP packets from a TUN device (`encapsulate`),
  * send what `pollTransmit` yields, and call `handleTimeout` at `pollTimeout`. See README.md.
  */
-import { AllowedIps, parseCidr, type Cidr } from './allowed-ips.js';
+import { parseIp, ipToBytes } from '../../protocol/ip.js';
+import { AllowedIps, parseRoutePrefix, type RoutePrefix } from './allowed-ips.js';
 import {
   COOKIE_REPLY_SIZE,
   DEFAULT_TIMERS,
@@ -172,9 +173,9 @@ export class Device {
       config.presharedKey === undefined ? undefined : requireKey(config.presharedKey, 'preshared key');
     if (equalBytes(publicKey, this.local.publicKey)) throw new RangeError('a peer cannot have our own public key');
     const cidrs = config.allowedIps.map((text) => {
-      const parsed = parseCidr(text);
+      const parsed = parseRoutePrefix(text);
       if (!parsed.ok) throw new RangeError(`invalid allowed IP: ${parsed.error}`);
-      return parsed.cidr;
+      return parsed.prefix;
     });
     const keepalive = config.persistentKeepalive ?? 0;
     if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) {
@@ -220,9 +221,10 @@ export class Device {
 
   /** Longest-prefix match of an address in the allowed-IPs table (e.g. to tell whether it is routed here). */
   peerForAddress(address: string): Peer | undefined {
-    const parsed = parseCidr(address);
+    const parsed = parseIp(address);
     if (!parsed.ok) return undefined;
-    return this.routes.lookup(parsed.cidr.family, parsed.cidr.bytes, 0);
+    const bytes = ipToBytes(parsed.value);
+    return this.routes.lookup(bytes.length === 4 ? 4 : 6, bytes, 0);
   }
 
   listPeers(): Peer[] {
@@ -398,7 +400,7 @@ export class Device {
     if (!peer.removed) this.timerQueue.schedule(peer, peer.nextDeadline());
   }
 
-  private setRoutes(peer: PeerState, cidrs: readonly Cidr[]): void {
+  private setRoutes(peer: PeerState, cidrs: readonly RoutePrefix[]): void {
     for (const cidr of peer.cidrs) this.routes.remove(cidr, peer);
     for (const cidr of cidrs) {
       const previous = this.routes.insert(cidr, peer);

@@ -20,5 +20,4 @@ export {
   publicKeyOf,
   type KeyParseResult,
 } from './keys.js';
-export { parseCidr, type Cidr, type CidrParseResult } from './allowed-ips.js';
 export { seededRng, systemRng, type Rng } from './rng.js';

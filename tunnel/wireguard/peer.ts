@@ -5,7 +5,7 @@
  */
 import type { TimerConfig } from './constants.js';
 import { CookieGenerator, type Endpoint } from './cookie.js';
-import type { Cidr } from './allowed-ips.js';
+import type { RoutePrefix } from './allowed-ips.js';
 import {
   createInitiation,
   createResponse,
@@ -106,7 +106,7 @@ const EMPTY = new Uint8Array(0);
 export class PeerState implements Peer, Schedulable {
   readonly stats: PeerStats = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0, handshakesCompleted: 0 };
   endpoint: Endpoint | undefined;
-  cidrs: readonly Cidr[] = [];
+  cidrs: readonly RoutePrefix[] = [];
   persistentKeepalive = 0;
   lastHandshakeAt: number | undefined;
   removed = false;
