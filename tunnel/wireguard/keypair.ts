@@ -16,6 +16,7 @@ import { ReplayWindow } from './replay.js';
 /** Reused for every packet: createCipheriv copies the nonce, and everything here runs on one thread. */
 const nonce = Buffer.alloc(12);
 const ZEROS = new Uint8Array(16);
+const AEAD_OPTIONS = { authTagLength: TAG_SIZE } as const;
 
 export class Keypair {
   /** Counter of the next message to send, as two 32-bit halves. */
@@ -68,7 +69,7 @@ export class Keypair {
     out.writeUInt32LE(this.remoteIndex, 4);
     out.writeUInt32LE(lo, 8);
     out.writeUInt32LE(hi, 12);
-    const cipher = createCipheriv('chacha20-poly1305', this.sendKeyObject, nonce, { authTagLength: TAG_SIZE });
+    const cipher = createCipheriv('chacha20-poly1305', this.sendKeyObject, nonce, AEAD_OPTIONS);
     out.set(cipher.update(packet), TRANSPORT_HEADER_SIZE);
     const padding = paddedLength - packet.length;
     if (padding > 0) out.set(cipher.update(ZEROS.subarray(0, padding)), TRANSPORT_HEADER_SIZE + packet.length);
@@ -85,7 +86,7 @@ export class Keypair {
     nonce.writeUInt32LE(lo, 4);
     nonce.writeUInt32LE(hi, 8);
     const tagAt = message.length - TAG_SIZE;
-    const decipher = createDecipheriv('chacha20-poly1305', this.recvKeyObject, nonce, { authTagLength: TAG_SIZE });
+    const decipher = createDecipheriv('chacha20-poly1305', this.recvKeyObject, nonce, AEAD_OPTIONS);
     decipher.setAuthTag(message.subarray(tagAt));
     const plaintext = decipher.update(message.subarray(TRANSPORT_HEADER_SIZE, tagAt));
     try {
