@@ -265,3 +265,64 @@ describe('configuration', () => {
     expect(a.device.pollTimeout()).toBeUndefined();
   });
 });
+
+describe('many peers', () => {
+  it('serves 100 clients on one device: handshakes, routing replies by allowed IPs, timers, removal', () => {
+    const gatewayKey = generatePrivateKey(seededRng('gw'));
+    const gateway = new Device({ privateKey: gatewayKey, rng: seededRng('gw-rng') });
+    const gatewayAddress = { host: '198.51.100.1', port: 51820 };
+    const clients = Array.from({ length: 100 }, (_, i) => {
+      const key = generatePrivateKey(seededRng(`client-${i}`));
+      const device = new Device({ privateKey: key, rng: seededRng(`client-rng-${i}`) });
+      device.upsertPeer({ publicKey: publicKeyOf(gatewayKey), endpoint: gatewayAddress, allowedIps: ['10.1.0.0/16'] });
+      const tunnelIp = `10.1.${i >> 8}.${(i & 255) + 1}`;
+      gateway.upsertPeer({ publicKey: publicKeyOf(key), allowedIps: [`${tunnelIp}/32`] });
+      return { device, tunnelIp, address: { host: `192.0.2.${i + 1}`, port: 40000 + i } };
+    });
+    const deliver = (now: number) => {
+      for (let moved = true; moved;) {
+        moved = false;
+        for (const c of clients) {
+          for (const data of drainTransmits(c.device)) {
+            moved = true;
+            gateway.handleDatagram(data, c.address, now);
+          }
+        }
+        for (let t = gateway.pollTransmit(); t; t = gateway.pollTransmit()) {
+          moved = true;
+          clients.find((c) => c.address.port === t.to.port)!.device.handleDatagram(t.data, gatewayAddress, now);
+        }
+      }
+    };
+    for (const c of clients) c.device.encapsulate(ipv4Packet(c.tunnelIp, '10.1.255.1', 16), T0);
+    deliver(T0);
+    expect(gateway.listPeers().every((p) => p.hasSession)).toBe(true);
+    // Replies are routed by destination to the right client, and only that client can read them.
+    for (const [i, c] of clients.entries()) {
+      const reply = gateway.encapsulate(ipv4Packet('10.1.255.1', c.tunnelIp, 16), T0 + 1);
+      expect(reply.kind === 'datagram' && reply.to).toEqual(c.address);
+      if (reply.kind !== 'datagram') return;
+      expect(c.device.handleDatagram(reply.data, gatewayAddress, T0 + 1).kind).toBe('packet');
+      const other = clients[(i + 1) % clients.length]!;
+      expect(other.device.handleDatagram(reply.data, gatewayAddress, T0 + 1)).toEqual(drop('unknown_index'));
+    }
+    // 30 s of timers on all 101 devices: each client answers the data it got with one passive keepalive (10 s),
+    // which tells the gateway its replies arrived — so nobody needs a new handshake.
+    const before = gateway.stats();
+    for (let now = T0 + 1; ;) {
+      const next = Math.min(...[gateway, ...clients.map((c) => c.device)].map((d) => d.pollTimeout() ?? Infinity));
+      if (next > T0 + 30_000) break;
+      now = Math.max(now, next);
+      gateway.handleTimeout(now);
+      for (const c of clients) c.device.handleTimeout(now);
+      deliver(now);
+    }
+    const after = gateway.stats();
+    expect(after.keepalivesIn - before.keepalivesIn).toBe(100);
+    expect(after.initiationsSent + after.responsesSent).toBe(before.initiationsSent + before.responsesSent);
+    expect(after.packetsOut).toBe(before.packetsOut); // the gateway had sent data: no keepalive of its own
+    for (const c of clients.slice(0, 50)) gateway.removePeer(c.device.publicKey);
+    expect(gateway.listPeers()).toHaveLength(50);
+    expect(gateway.encapsulate(ipv4Packet('10.1.255.1', clients[0]!.tunnelIp, 16), T0 + 2)).toEqual(drop('no_route'));
+  });
+});
