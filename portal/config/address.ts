@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
-import * as ipaddr from 'ipaddr.js';
+// ipaddr.js is CommonJS: its module.exports is the default import (allowSyntheticDefaultImports in tsconfig).
+import ipaddr from 'ipaddr.js';
 import { fail, ok, type Parsed } from './result.js';
 
 /** A resource address as the admin wrote it, classified. */

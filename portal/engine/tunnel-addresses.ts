@@ -1,4 +1,5 @@
-import * as ipaddr from 'ipaddr.js';
+// ipaddr.js is CommonJS: its module.exports is the default import (allowSyntheticDefaultImports in tsconfig).
+import ipaddr from 'ipaddr.js';
 import type { TunnelAddresses } from '../../protocol/resources.js';
 
 // DESIGN.md's tunnel ranges. TODO(protocol/ip.ts): import the shared defaults once that module lands on main.
