@@ -19,9 +19,7 @@ The Postern control plane: sign-in, resources, policies, gateways, live updates.
 Flags override the environment, which overrides the config file.`;
 
 export type CliResult =
-  | { kind: 'run'; options: PortalOptions }
-  | { kind: 'print'; text: string }
-  | { kind: 'fail'; errors: string[] };
+  { kind: 'run'; options: PortalOptions } | { kind: 'print'; text: string } | { kind: 'fail'; errors: string[] };
 
 /** Turns argv, the environment and the config file into portal options, or into the errors to print. */
 export async function resolveCli(argv: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
@@ -73,7 +71,10 @@ export async function resolveCli(argv: string[], env: NodeJS.ProcessEnv): Promis
   return {
     kind: 'run',
     options: {
-      database: database.startsWith('pglite:') && !database.includes('memory:') ? `pglite:${resolve(database.slice(7))}` : database,
+      database:
+        database.startsWith('pglite:') && !database.includes('memory:')
+          ? `pglite:${resolve(database.slice(7))}`
+          : database,
       listen,
       ...(publicUrl !== undefined ? { publicUrl } : {}),
       ...(adminToken !== undefined ? { adminToken } : {}),

@@ -91,7 +91,11 @@ export type AdminGroup = z.infer<typeof AdminGroup>;
 
 export const AccountKind = z.enum(['user', 'service']);
 export const AccountInput = z.strictObject({
-  email: z.string().min(3).max(320).regex(/^[^@\s]+@[^@\s]+$/, 'an email address'),
+  email: z
+    .string()
+    .min(3)
+    .max(320)
+    .regex(/^[^@\s]+@[^@\s]+$/, 'an email address'),
   kind: AccountKind.optional(),
   /** Local sign-in; stored as a scrypt hash. */
   password: z.string().min(8).max(1024).optional(),

@@ -56,7 +56,12 @@ function signInRequest(redirectUri: string) {
   return { verifier, state, nonce, path: `/sign-in?${query}` };
 }
 
-async function exchange(portal: TestPortal, code: string, verifier: string, redirectUri: string): Promise<TokenResponse> {
+async function exchange(
+  portal: TestPortal,
+  code: string,
+  verifier: string,
+  redirectUri: string,
+): Promise<TokenResponse> {
   const response = await fetch(`${portal.url}/api/client/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

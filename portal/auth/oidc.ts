@@ -63,7 +63,9 @@ export class OidcUpstream {
     if (!email) return { error: 'the identity provider sent no email claim (is the "email" scope allowed?)' };
     if (claims.email_verified === false) return { error: 'the identity provider has not verified this email' };
     const claim = this.settings.groupsClaim ? claims[this.settings.groupsClaim] : undefined;
-    const groups = Array.isArray(claim) ? claim.filter((g): g is string => typeof g === 'string' && g !== '') : undefined;
+    const groups = Array.isArray(claim)
+      ? claim.filter((g): g is string => typeof g === 'string' && g !== '')
+      : undefined;
     return { subject: `${claims.iss} ${claims.sub}`, email, groups };
   }
 

@@ -52,7 +52,11 @@ describeEngines('config import', (engine) => {
       ['nas', 'dns', 'nas.corp.test', 'dual'],
     ]);
     expect(resources[1]?.filters[0]).toEqual({ protocol: 'tcp', portStart: 8080, portEnd: 8080 });
-    const accounts = await db.selectFrom('accounts').select(['email', 'kind', 'password_hash']).orderBy('email').execute();
+    const accounts = await db
+      .selectFrom('accounts')
+      .select(['email', 'kind', 'password_hash'])
+      .orderBy('email')
+      .execute();
     expect(accounts.map((a) => [a.email, a.kind, a.password_hash?.startsWith('scrypt$') ?? null])).toEqual([
       ['alice@corp.test', 'user', true],
       ['ci@corp.test', 'service', null],
@@ -61,7 +65,9 @@ describeEngines('config import', (engine) => {
     expect(await db.selectFrom('gateway_tokens').select('token_hash').execute()).toEqual([
       { token_hash: expect.not.stringContaining('gateway-token') },
     ]);
-    const settings = Object.fromEntries((await db.selectFrom('settings').selectAll().execute()).map((s) => [s.key, s.value]));
+    const settings = Object.fromEntries(
+      (await db.selectFrom('settings').selectAll().execute()).map((s) => [s.key, s.value]),
+    );
     expect(settings).toEqual({
       upstreamResolvers: ['192.0.2.53', '2001:db8::53'],
       blockRules: [{ pattern: 'ads.corp.test' }, { pattern: 'wpad.corp.test', answer: '0.0.0.0' }],
@@ -72,12 +78,30 @@ describeEngines('config import', (engine) => {
   // [kind, text replaced, replacement, field, message]; the error must point at the replacement's line.
   it.each([
     ['an unknown site', 'site: corp }', 'site: elsewhere }', 'resources[1].site', 'no site named "elsewhere"'],
-    ['an unknown resource in a policy', '[nas, lab]', '[nas, printer]', 'policies[0].resources[1]', 'no resource named "printer"'],
+    [
+      'an unknown resource in a policy',
+      '[nas, lab]',
+      '[nas, printer]',
+      'policies[0].resources[1]',
+      'no resource named "printer"',
+    ],
     ['a bad address', 'address: 10.20.0.5,', 'address: 10.20.0.5/8,', 'resources[1].address', 'has host bits set'],
     ['a bad filter', '"tcp/443"', '"tcp/99999"', 'resources[0].filters[1]', 'ports are 1-65535'],
     ['a bad resolver', '"192.0.2.53"', '"resolver.corp"', 'upstream_resolvers[0]', 'is not an IP address'],
-    ['a bad block rule', '"wpad.corp.test = 0.0.0.0"', '"wpad.corp.test = nowhere"', 'blocked_domains[1]', 'must be an IP'],
-    ['ip_stack on a CIDR', '{ name: lab, address', '{ name: lab, ip_stack: ipv4, address', 'resources[1].ip_stack', 'only to DNS'],
+    [
+      'a bad block rule',
+      '"wpad.corp.test = 0.0.0.0"',
+      '"wpad.corp.test = nowhere"',
+      'blocked_domains[1]',
+      'must be an IP',
+    ],
+    [
+      'ip_stack on a CIDR',
+      '{ name: lab, address',
+      '{ name: lab, ip_stack: ipv4, address',
+      'resources[1].ip_stack',
+      'only to DNS',
+    ],
     ['a duplicate name', '{ name: lab,', '{ name: nas,', 'resources[1].name', '"nas" appears twice'],
   ])('reports %s with file, line and field, and changes nothing', async (_kind, from, to, field, message) => {
     const db = await open();

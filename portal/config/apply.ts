@@ -76,9 +76,27 @@ function staticIssues({ config }: LoadedConfig): Issue[] {
   const prefix = (path: (string | number)[], list: Issue[]) => list.map((i) => ({ ...i, path: [...path, ...i.path] }));
   (config.resources ?? []).forEach((r, i) => issues.push(...prefix(['resources', i], normalizeResource(r).issues)));
   issues.push(...normalizeSettings(config).issues);
-  issues.push(...duplicates('sites', (config.sites ?? []).map((s) => s.name), 'name'));
-  issues.push(...duplicates('resources', (config.resources ?? []).map((r) => r.name), 'name'));
-  issues.push(...duplicates('accounts', (config.accounts ?? []).map((a) => a.email.toLowerCase()), 'email'));
+  issues.push(
+    ...duplicates(
+      'sites',
+      (config.sites ?? []).map((s) => s.name),
+      'name',
+    ),
+  );
+  issues.push(
+    ...duplicates(
+      'resources',
+      (config.resources ?? []).map((r) => r.name),
+      'name',
+    ),
+  );
+  issues.push(
+    ...duplicates(
+      'accounts',
+      (config.accounts ?? []).map((a) => a.email.toLowerCase()),
+      'email',
+    ),
+  );
   return issues;
 }
 

@@ -29,7 +29,10 @@ describe('classifyAddress', () => {
 describe('parseFilter', () => {
   it('parses ports, ranges, whole protocols and icmp', () => {
     expect(parseFilter('tcp/80')).toEqual({ ok: true, value: { protocol: 'tcp', portStart: 80, portEnd: 80 } });
-    expect(parseFilter('UDP/5000-5010')).toEqual({ ok: true, value: { protocol: 'udp', portStart: 5000, portEnd: 5010 } });
+    expect(parseFilter('UDP/5000-5010')).toEqual({
+      ok: true,
+      value: { protocol: 'udp', portStart: 5000, portEnd: 5010 },
+    });
     expect(parseFilter('tcp')).toEqual({ ok: true, value: { protocol: 'tcp', portStart: 1, portEnd: 65535 } });
     expect(parseFilter('icmp')).toEqual({ ok: true, value: { protocol: 'icmp' } });
   });

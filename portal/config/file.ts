@@ -70,7 +70,8 @@ export function parseConfig(text: string, file: string): ConfigResult {
   }
   const describe = (issue: Issue): string => {
     const offset = locate(doc, issue.path);
-    const where = offset === undefined ? name : `${name}:${lineCounter.linePos(offset).line}:${lineCounter.linePos(offset).col}`;
+    const where =
+      offset === undefined ? name : `${name}:${lineCounter.linePos(offset).line}:${lineCounter.linePos(offset).col}`;
     return `${where}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`;
   };
   const parsed = ConfigFile.safeParse(doc.toJS() ?? {});

@@ -48,7 +48,10 @@ async function migrate(db: Kysely<Database>): Promise<void> {
 async function openPglite(path: string, dump: Blob | undefined): Promise<Storage> {
   const inMemory = path === 'memory:' || path === '';
   if (!inMemory) mkdirSync(path, { recursive: true });
-  const pglite = await PGlite.create({ ...(inMemory ? {} : { dataDir: path }), ...(dump ? { loadDataDir: dump } : {}) });
+  const pglite = await PGlite.create({
+    ...(inMemory ? {} : { dataDir: path }),
+    ...(dump ? { loadDataDir: dump } : {}),
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pglitePool(pglite) }) });
   return {
     db,

@@ -1,6 +1,12 @@
 import { afterEach, expect, it } from 'vitest';
 import type { Resource } from '../../protocol/resources.js';
-import { BASE_YAML, BRANCH_GATEWAY_TOKEN, CORP_GATEWAY_TOKEN, describeEngines, startTestPortal, type TestPortal } from '../testing/fixture.js';
+import {
+  BASE_YAML,
+  CORP_GATEWAY_TOKEN,
+  describeEngines,
+  startTestPortal,
+  type TestPortal,
+} from '../testing/fixture.js';
 import { registeredClient, registeredGateway } from '../testing/peers.js';
 
 // Policy decisions, gateway selection and revocation, end to end over real sockets against both engines.
@@ -62,7 +68,11 @@ describeEngines('authorization', (engine) => {
     client.send({ type: 'request_authorization', resourceId: 'no-such-resource', connectedGatewayIds: [] });
     expect(await client.next('authorization_failed')).toMatchObject({ reason: 'not_found' });
     // lab lives in the branch site, where no gateway is connected.
-    client.send({ type: 'request_authorization', resourceId: byName(init.resources, 'lab').id, connectedGatewayIds: [] });
+    client.send({
+      type: 'request_authorization',
+      resourceId: byName(init.resources, 'lab').id,
+      connectedGatewayIds: [],
+    });
     expect(await client.next('authorization_failed')).toMatchObject({ reason: 'offline' });
     await gateway.none('authorize_client');
   });
@@ -118,17 +128,28 @@ describeEngines('authorization', (engine) => {
     client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [] });
     await client.next('authorization_created');
 
-    const policies = await p.admin<Array<{ id: string; group: { name: string }; resource: { name: string } }>>('GET', '/policies');
+    const policies = await p.admin<Array<{ id: string; group: { name: string }; resource: { name: string } }>>(
+      'GET',
+      '/policies',
+    );
     const grant = policies.find((x) => x.group.name === 'engineering' && x.resource.name === 'nas');
     await p.admin('DELETE', `/policies/${grant!.id}`, undefined, 204);
     expect(await client.next('resource_deleted')).toMatchObject({ resourceId: nas.id });
     expect(await gateway.next('revoke_authorization')).toMatchObject({ clientId: init.device.id, resourceId: nas.id });
 
     await p.admin('POST', '/policies', { group: 'engineering', resource: 'crm' });
-    expect((await client.next('resource_created_or_updated')).resource).toMatchObject({ name: 'crm', address: '*.crm.corp.test' });
+    expect((await client.next('resource_created_or_updated')).resource).toMatchObject({
+      name: 'crm',
+      address: '*.crm.corp.test',
+    });
 
     const lab = byName(init.resources, 'lab');
-    await p.admin('PUT', `/resources/${lab.id}`, { name: 'lab', address: '10.20.0.0/24', site: 'branch', filters: ['tcp/22'] });
+    await p.admin('PUT', `/resources/${lab.id}`, {
+      name: 'lab',
+      address: '10.20.0.0/24',
+      site: 'branch',
+      filters: ['tcp/22'],
+    });
     expect((await client.next('resource_created_or_updated')).resource).toMatchObject({
       id: lab.id,
       address: '10.20.0.0/24',
@@ -161,15 +182,25 @@ describeEngines('authorization', (engine) => {
     const p = await start();
     const one = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
     const two = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
-    closers.push(() => one.gateway.close(), () => two.gateway.close());
+    closers.push(
+      () => one.gateway.close(),
+      () => two.gateway.close(),
+    );
     const alice = await registeredClient(p.url, await p.tokenFor('alice@corp.test'));
     const bob = await registeredClient(p.url, await p.tokenFor('bob@corp.test'));
-    closers.push(() => alice.client.close(), () => bob.client.close());
+    closers.push(
+      () => alice.client.close(),
+      () => bob.client.close(),
+    );
     const nas = byName(alice.init.resources, 'nas');
     const crm = byName(bob.init.resources, 'crm');
 
     // Alice asks for nas and names gateway two as already connected: two is chosen though both are idle.
-    alice.client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [two.init.gateway.id] });
+    alice.client.send({
+      type: 'request_authorization',
+      resourceId: nas.id,
+      connectedGatewayIds: [two.init.gateway.id],
+    });
     expect((await alice.client.next('authorization_created')).gateway.id).toBe(two.init.gateway.id);
     // Bob has no tunnel yet: the least loaded gateway (one) serves him.
     bob.client.send({ type: 'request_authorization', resourceId: crm.id, connectedGatewayIds: [] });
@@ -200,8 +231,9 @@ describeEngines('authorization', (engine) => {
     closers.push(() => first.gateway.close());
     const deadline = Date.now() + 2000;
     const online = async () =>
-      (await p.admin<Array<{ id: string; online: boolean }>>('GET', '/gateways')).find((g) => g.id === first.init.gateway.id)
-        ?.online;
+      (await p.admin<Array<{ id: string; online: boolean }>>('GET', '/gateways')).find(
+        (g) => g.id === first.init.gateway.id,
+      )?.online;
     while ((await online()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await online()).toBe(false);
 
@@ -209,6 +241,10 @@ describeEngines('authorization', (engine) => {
     closers.push(() => again.gateway.close());
     expect(again.init.gateway).toEqual(first.init.gateway);
     const replay = await again.gateway.next('authorize_client');
-    expect(replay).toMatchObject({ client: { id: init.device.id }, resource: { id: nas.id }, presharedKey: created.presharedKey });
+    expect(replay).toMatchObject({
+      client: { id: init.device.id },
+      resource: { id: nas.id },
+      presharedKey: created.presharedKey,
+    });
   });
 });

@@ -27,7 +27,8 @@ export async function authorize(
   const db = hub.db;
   const resource = await findResource(db, resourceId);
   if (!resource) return failed('not_found', 'no such resource');
-  if (!(await isGranted(db, session.accountId, resourceId))) return failed('forbidden', 'no policy grants this resource');
+  if (!(await isGranted(db, session.accountId, resourceId)))
+    return failed('forbidden', 'no policy grants this resource');
   const candidates = (await onlineGateways(db, resource.site_id, 3 * hub.timings.heartbeatMs)).map((g) => ({
     ...g,
     load: g.load ?? 0,

@@ -70,8 +70,17 @@ export class ClientConnection implements LiveConnection {
 
   async #register(message: z.infer<typeof RegisterDevice>): Promise<void> {
     const db = this.hub.db;
-    const existing = await db.selectFrom('devices').selectAll().where('public_key', '=', message.publicKey).executeTakeFirst();
-    const details = { name: message.name, os: message.os, version: message.version, account_id: this.session.accountId };
+    const existing = await db
+      .selectFrom('devices')
+      .selectAll()
+      .where('public_key', '=', message.publicKey)
+      .executeTakeFirst();
+    const details = {
+      name: message.name,
+      os: message.os,
+      version: message.version,
+      account_id: this.session.accountId,
+    };
     let device: DeviceRow;
     if (existing) {
       // Same key, same device: keep its addresses. A key signing in under another account (a laptop changing hands)
@@ -126,7 +135,11 @@ export class ClientConnection implements LiveConnection {
       return this.#close(CLOSE_SESSION_ENDED, 'session revoked or expired');
     }
     if (!this.#device) return;
-    const device = await db.selectFrom('devices').select('account_id').where('id', '=', this.#device.id).executeTakeFirst();
+    const device = await db
+      .selectFrom('devices')
+      .select('account_id')
+      .where('id', '=', this.#device.id)
+      .executeTakeFirst();
     if (device?.account_id !== this.session.accountId) return this.#close(CLOSE_DEVICE_REMOVED, 'device removed');
     const [resources, settings] = await Promise.all([grantedResources(db, this.session.accountId), getSettings(db)]);
     const current = new Map(resources.map((r) => [r.id, JSON.stringify(r)]));
@@ -159,10 +172,13 @@ export class ClientConnection implements LiveConnection {
   #scheduleExpiry(): void {
     // setTimeout holds at most 2^31-1 ms (~24.8 days); longer tokens are checked again when that fires.
     const delay = Math.min(this.session.expiresAt - Date.now(), 2 ** 31 - 1);
-    this.#expiry = setTimeout(() => {
-      if (Date.now() >= this.session.expiresAt) this.#close(CLOSE_SESSION_ENDED, 'session expired');
-      else this.#scheduleExpiry();
-    }, Math.max(delay, 0));
+    this.#expiry = setTimeout(
+      () => {
+        if (Date.now() >= this.session.expiresAt) this.#close(CLOSE_SESSION_ENDED, 'session expired');
+        else this.#scheduleExpiry();
+      },
+      Math.max(delay, 0),
+    );
   }
 }
 

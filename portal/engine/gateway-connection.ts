@@ -100,7 +100,12 @@ export class GatewayConnection implements GatewayLink {
     const addresses = existing ? undefined : tunnelAddresses(await nextTunnelIndex(db));
     if (!existing && !addresses) throw new Error('the tunnel address range is exhausted');
     const gateway = existing
-      ? await db.updateTable('gateways').set(details).where('id', '=', existing.id).returningAll().executeTakeFirstOrThrow()
+      ? await db
+          .updateTable('gateways')
+          .set(details)
+          .where('id', '=', existing.id)
+          .returningAll()
+          .executeTakeFirstOrThrow()
       : await db
           .insertInto('gateways')
           .values({ id: randomUUID(), site_id: siteId, public_key: message.publicKey, ...details, ...addresses! })
@@ -149,7 +154,11 @@ export class GatewayConnection implements GatewayLink {
   async #resync(): Promise<void> {
     if (this.#closed) return;
     const db = this.hub.db;
-    const token = await db.selectFrom('gateway_tokens').select('id').where('id', '=', this.credentials.tokenId).executeTakeFirst();
+    const token = await db
+      .selectFrom('gateway_tokens')
+      .select('id')
+      .where('id', '=', this.credentials.tokenId)
+      .executeTakeFirst();
     if (!token) return this.#close(CLOSE_TOKEN_REVOKED, 'gateway token revoked');
     const gateway = this.#gateway;
     if (!gateway) return;
@@ -159,7 +168,8 @@ export class GatewayConnection implements GatewayLink {
     const current = new Map(resources.map((r) => [r.id, JSON.stringify(r)]));
     for (const resource of resources) {
       const before = this.#sentResources.get(resource.id);
-      if (before !== undefined && before !== current.get(resource.id)) this.send({ type: 'resource_updated', resource });
+      if (before !== undefined && before !== current.get(resource.id))
+        this.send({ type: 'resource_updated', resource });
     }
     this.#sentResources = current;
   }

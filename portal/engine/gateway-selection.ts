@@ -9,7 +9,10 @@ export interface Candidate {
  * Picks the gateway for a new authorization: one the client already has a tunnel to (no new handshake, fewer
  * tunnels), else the least loaded; ties go to the lowest id so the choice is deterministic.
  */
-export function selectGateway(candidates: readonly Candidate[], connectedGatewayIds: readonly string[]): Candidate | undefined {
+export function selectGateway(
+  candidates: readonly Candidate[],
+  connectedGatewayIds: readonly string[],
+): Candidate | undefined {
   const connected = new Set(connectedGatewayIds);
   const preferred = candidates.filter((c) => connected.has(c.id));
   const pool = preferred.length > 0 ? preferred : candidates;

@@ -14,7 +14,10 @@ export interface Revocation {
  * Expired authorizations are deleted without a revocation: gateways expire them on their own.
  */
 export async function reconcileAuthorizations(db: Db): Promise<Revocation[]> {
-  await db.deleteFrom('authorizations').where('expires_at', '<=', sql<Date>`now()`).execute();
+  await db
+    .deleteFrom('authorizations')
+    .where('expires_at', '<=', sql<Date>`now()`)
+    .execute();
   const stale = await db
     .selectFrom('authorizations as a')
     .leftJoin('client_tokens as t', 't.id', 'a.token_id')

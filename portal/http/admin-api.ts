@@ -21,7 +21,14 @@ import {
 import { hashPassword, hashSecret, newSecret, secretsEqual } from '../auth/secrets.js';
 import { normalizeResource, normalizeSettings, type Issue } from '../config/normalize.js';
 import type { Hub } from '../engine/hub.js';
-import { ensureGroups, ensurePolicy, getSettings, putSettings, setMemberships, upsertResource } from '../store/directory.js';
+import {
+  ensureGroups,
+  ensurePolicy,
+  getSettings,
+  putSettings,
+  setMemberships,
+  upsertResource,
+} from '../store/directory.js';
 import { mintClientToken, revokeClientTokens } from '../store/sessions.js';
 import { apiError, bearerToken } from './replies.js';
 
@@ -50,13 +57,24 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
       admin.post('/sites', async (req, reply) => {
         const body = parse(SiteInput, req.body, reply);
         if (!body) return reply;
-        return created(reply, await insertUnique(reply, () => db.insertInto('sites').values({ id: randomUUID(), ...body }).returning(['id', 'name']).executeTakeFirstOrThrow()));
+        return created(
+          reply,
+          await insertUnique(reply, () =>
+            db
+              .insertInto('sites')
+              .values({ id: randomUUID(), ...body })
+              .returning(['id', 'name'])
+              .executeTakeFirstOrThrow(),
+          ),
+        );
       });
       admin.patch('/sites/:id', async (req, reply) => {
         const body = parse(SiteInput, req.body, reply);
         const { id } = params(req);
         if (!body) return reply;
-        const row = await insertUnique(reply, () => db.updateTable('sites').set(body).where('id', '=', id).returning(['id', 'name']).executeTakeFirst());
+        const row = await insertUnique(reply, () =>
+          db.updateTable('sites').set(body).where('id', '=', id).returning(['id', 'name']).executeTakeFirst(),
+        );
         return found(reply, row);
       });
       admin.delete('/sites/:id', async (req, reply) => {
@@ -66,16 +84,23 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
         return deleted(reply, await db.deleteFrom('sites').where('id', '=', id).executeTakeFirst());
       });
       admin.get('/sites/:id/gateway-tokens', async (req) =>
-        (await db.selectFrom('gateway_tokens').select(['id', 'site_id', 'created_at']).where('site_id', '=', params(req).id).execute()).map(
-          (t) => ({ id: t.id, siteId: t.site_id, createdAt: t.created_at.getTime() }),
-        ),
+        (
+          await db
+            .selectFrom('gateway_tokens')
+            .select(['id', 'site_id', 'created_at'])
+            .where('site_id', '=', params(req).id)
+            .execute()
+        ).map((t) => ({ id: t.id, siteId: t.site_id, createdAt: t.created_at.getTime() })),
       );
       admin.post('/sites/:id/gateway-tokens', async (req, reply) => {
         const site = await db.selectFrom('sites').select('id').where('id', '=', params(req).id).executeTakeFirst();
         if (!site) return apiError(reply, 404, 'not_found', 'no such site');
         const token = newSecret('pgt');
         const id = randomUUID();
-        await db.insertInto('gateway_tokens').values({ id, site_id: site.id, token_hash: hashSecret(token) }).execute();
+        await db
+          .insertInto('gateway_tokens')
+          .values({ id, site_id: site.id, token_hash: hashSecret(token) })
+          .execute();
         return created(reply, { id, token });
       });
       admin.delete('/gateway-tokens/:id', async (req, reply) =>
@@ -87,12 +112,28 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
       admin.post('/groups', async (req, reply) => {
         const body = parse(GroupInput, req.body, reply);
         if (!body) return reply;
-        return created(reply, await insertUnique(reply, () => db.insertInto('groups').values({ id: randomUUID(), ...body }).returning(['id', 'name']).executeTakeFirstOrThrow()));
+        return created(
+          reply,
+          await insertUnique(reply, () =>
+            db
+              .insertInto('groups')
+              .values({ id: randomUUID(), ...body })
+              .returning(['id', 'name'])
+              .executeTakeFirstOrThrow(),
+          ),
+        );
       });
       admin.patch('/groups/:id', async (req, reply) => {
         const body = parse(GroupInput, req.body, reply);
         if (!body) return reply;
-        const row = await insertUnique(reply, () => db.updateTable('groups').set(body).where('id', '=', params(req).id).returning(['id', 'name']).executeTakeFirst());
+        const row = await insertUnique(reply, () =>
+          db
+            .updateTable('groups')
+            .set(body)
+            .where('id', '=', params(req).id)
+            .returning(['id', 'name'])
+            .executeTakeFirst(),
+        );
         return found(reply, row);
       });
       admin.delete('/groups/:id', async (req, reply) =>
@@ -105,7 +146,11 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
       admin.post('/accounts', async (req, reply) => {
         const body = parse(AccountInput, req.body, reply);
         if (!body) return reply;
-        const exists = await db.selectFrom('accounts').select('id').where('email', '=', body.email.toLowerCase()).executeTakeFirst();
+        const exists = await db
+          .selectFrom('accounts')
+          .select('id')
+          .where('email', '=', body.email.toLowerCase())
+          .executeTakeFirst();
         if (exists) return apiError(reply, 409, 'conflict', 'an account with this email exists');
         const id = randomUUID();
         await db.transaction().execute(async (tx) => {
@@ -156,13 +201,24 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
       admin.post('/accounts/:id/tokens', async (req, reply) => {
         const body = parse(MintTokenRequest, req.body ?? {}, reply);
         if (!body) return reply;
-        const account = await db.selectFrom('accounts').select('id').where('id', '=', params(req).id).executeTakeFirst();
+        const account = await db
+          .selectFrom('accounts')
+          .select('id')
+          .where('id', '=', params(req).id)
+          .executeTakeFirst();
         if (!account) return apiError(reply, 404, 'not_found', 'no such account');
         const ttlMs = body.ttlSeconds !== undefined ? body.ttlSeconds * 1000 : hub.timings.clientTokenTtlMs;
         return created(reply, await mintClientToken(db, account.id, ttlMs));
       });
       admin.get('/accounts/:id/tokens', async (req) =>
-        (await db.selectFrom('client_tokens').selectAll().where('account_id', '=', params(req).id).orderBy('created_at').execute()).map((t) => ({
+        (
+          await db
+            .selectFrom('client_tokens')
+            .selectAll()
+            .where('account_id', '=', params(req).id)
+            .orderBy('created_at')
+            .execute()
+        ).map((t) => ({
           id: t.id,
           accountId: t.account_id,
           createdAt: t.created_at.getTime(),
@@ -196,7 +252,11 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
       admin.post('/policies', async (req, reply) => {
         const body = parse(PolicyInput, req.body, reply);
         if (!body) return reply;
-        const resource = await db.selectFrom('resources').select('id').where('name', '=', body.resource).executeTakeFirst();
+        const resource = await db
+          .selectFrom('resources')
+          .select('id')
+          .where('name', '=', body.resource)
+          .executeTakeFirst();
         if (!resource) return apiError(reply, 400, 'invalid', `resource: no resource named "${body.resource}"`);
         const group = (await ensureGroups(db, [body.group])).get(body.group);
         if (!group) return apiError(reply, 500, 'internal', 'group not created');
@@ -241,7 +301,11 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
         const rows = await db
           .selectFrom('gateways')
           .selectAll()
-          .select(sql<boolean>`connection_id is not null and last_seen_at > now() - make_interval(secs => ${staleMs / 1000})`.as('online'))
+          .select(
+            sql<boolean>`connection_id is not null and last_seen_at > now() - make_interval(secs => ${staleMs / 1000})`.as(
+              'online',
+            ),
+          )
           .orderBy('name')
           .execute();
         return rows.map((g) => ({
@@ -255,7 +319,14 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
         }));
       });
       admin.get('/authorizations', async (): Promise<AdminAuthorization[]> =>
-        (await db.selectFrom('authorizations').selectAll().where('expires_at', '>', sql<Date>`now()`).orderBy('created_at').execute()).map((a) => ({
+        (
+          await db
+            .selectFrom('authorizations')
+            .selectAll()
+            .where('expires_at', '>', sql<Date>`now()`)
+            .orderBy('created_at')
+            .execute()
+        ).map((a) => ({
           id: a.id,
           deviceId: a.device_id,
           accountId: a.account_id,
@@ -301,7 +372,10 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
       id: a.id,
       email: a.email,
       kind: a.kind,
-      groups: memberships.filter((m) => m.account_id === a.id).map((m) => m.name).sort(),
+      groups: memberships
+        .filter((m) => m.account_id === a.id)
+        .map((m) => m.name)
+        .sort(),
       disabled: a.disabled,
       hasPassword: a.password_hash !== null,
     }));
@@ -331,7 +405,13 @@ export function adminRoutes(app: FastifyInstance, hub: Hub, adminToken: string |
       .selectFrom('policies')
       .innerJoin('groups', 'groups.id', 'policies.group_id')
       .innerJoin('resources', 'resources.id', 'policies.resource_id')
-      .select(['policies.id', 'groups.id as group_id', 'groups.name as group_name', 'resources.id as resource_id', 'resources.name as resource_name'])
+      .select([
+        'policies.id',
+        'groups.id as group_id',
+        'groups.name as group_name',
+        'resources.id as resource_id',
+        'resources.name as resource_name',
+      ])
       .orderBy('groups.name');
     if (id !== undefined) query = query.where('policies.id', '=', id);
     return (await query.execute()).map((p) => ({
@@ -369,7 +449,10 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, reply: Reply): T | undefi
   if (result.success) return result.data;
   void invalid(
     reply,
-    result.error.issues.map((i) => ({ path: i.path.filter((p): p is string | number => typeof p !== 'symbol'), message: i.message })),
+    result.error.issues.map((i) => ({
+      path: i.path.filter((p): p is string | number => typeof p !== 'symbol'),
+      message: i.message,
+    })),
   );
   return undefined;
 }

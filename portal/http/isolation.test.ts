@@ -1,5 +1,11 @@
 import { afterEach, expect, it } from 'vitest';
-import { BASE_YAML, CORP_GATEWAY_TOKEN, describeEngines, startTestPortal, type TestPortal } from '../testing/fixture.js';
+import {
+  BASE_YAML,
+  CORP_GATEWAY_TOKEN,
+  describeEngines,
+  startTestPortal,
+  type TestPortal,
+} from '../testing/fixture.js';
 import { registeredClient, registeredGateway } from '../testing/peers.js';
 
 // No endpoint shows one account another account's data: not the admin API without the admin token, not the
@@ -21,7 +27,10 @@ describeEngines('isolation between accounts', (engine) => {
     const bobToken = await p.tokenFor('bob@corp.test');
     const alice = await registeredClient(p.url, aliceToken);
     const bob = await registeredClient(p.url, bobToken);
-    closers.push(() => alice.client.close(), () => bob.client.close());
+    closers.push(
+      () => alice.client.close(),
+      () => bob.client.close(),
+    );
 
     // init carries the account's own identity and grants only.
     expect(alice.init.account.email).toBe('alice@corp.test');
@@ -53,7 +62,10 @@ describeEngines('isolation between accounts', (engine) => {
     expect(takeover.init.account.email).toBe('bob@corp.test');
     expect(takeover.init.resources.map((r) => r.name)).toEqual(['crm']);
     expect((await alice.client.closed).code).toBe(4003);
-    expect(await gateway.next('revoke_authorization')).toMatchObject({ clientId: alice.init.device.id, resourceId: nas.id });
+    expect(await gateway.next('revoke_authorization')).toMatchObject({
+      clientId: alice.init.device.id,
+      resourceId: nas.id,
+    });
 
     // Client tokens open nothing of the admin API; neither do gateway tokens or no token.
     for (const authorization of [`Bearer ${aliceToken}`, `Bearer ${CORP_GATEWAY_TOKEN}`, 'Bearer wrong', '']) {
@@ -64,7 +76,10 @@ describeEngines('isolation between accounts', (engine) => {
       }
     }
     // Bob's token cannot sign alice out.
-    const signOut = await fetch(`${p.url}/api/client/sign-out`, { method: 'POST', headers: { authorization: 'Bearer pct_x' } });
+    const signOut = await fetch(`${p.url}/api/client/sign-out`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer pct_x' },
+    });
     expect(signOut.status).toBe(401);
   });
 });

@@ -4,12 +4,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function signInPage(options: {
-  requestId: string;
-  email?: string;
-  error?: string;
-  oidcLabel?: string;
-}): string {
+export function signInPage(options: { requestId: string; email?: string; error?: string; oidcLabel?: string }): string {
   const { requestId, email = '', error, oidcLabel } = options;
   const sso = oidcLabel
     ? `<p><a class="button" href="/sign-in/oidc?request=${encodeURIComponent(requestId)}">${escapeHtml(oidcLabel)}</a></p><p class="or">or</p>`

@@ -52,14 +52,22 @@ describeEngines('sign-in and token exchange', (engine) => {
     expect(s.location).toMatch(/^http:\/\/127\.0\.0\.1:4321\/cb\?code=pcode_[\w-]+&state=/);
     expect(new URL(s.location!).searchParams.get('state')).toBe(s.state);
 
-    const wrongVerifier = await exchange(portal, { code: s.code, code_verifier: pkce().verifier, redirect_uri: s.redirectUri });
+    const wrongVerifier = await exchange(portal, {
+      code: s.code,
+      code_verifier: pkce().verifier,
+      redirect_uri: s.redirectUri,
+    });
     expect(wrongVerifier.status).toBe(400);
     // The failed attempt consumed the code (single use, RFC 6749 §4.1.2).
     const again = await exchange(portal, { code: s.code, code_verifier: s.verifier, redirect_uri: s.redirectUri });
     expect(again.status).toBe(400);
 
     const t = await signIn(portal, 'alice@corp.test', 'alice password');
-    const otherRedirect = await exchange(portal, { code: t.code, code_verifier: t.verifier, redirect_uri: 'http://127.0.0.1:9/x' });
+    const otherRedirect = await exchange(portal, {
+      code: t.code,
+      code_verifier: t.verifier,
+      redirect_uri: 'http://127.0.0.1:9/x',
+    });
     expect(otherRedirect.status).toBe(400);
 
     const u = await signIn(portal, 'alice@corp.test', 'alice password');
@@ -74,7 +82,10 @@ describeEngines('sign-in and token exchange', (engine) => {
     const { init, client } = await registeredClient(portal.url, token.token);
     expect(init.account.email).toBe('alice@corp.test');
     // Signing out revokes the token and closes its socket.
-    const out = await fetch(`${portal.url}/api/client/sign-out`, { method: 'POST', headers: { authorization: `Bearer ${token.token}` } });
+    const out = await fetch(`${portal.url}/api/client/sign-out`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token.token}` },
+    });
     expect(out.status).toBe(204);
     expect((await client.closed).code).toBe(4001);
   });
@@ -84,7 +95,9 @@ describeEngines('sign-in and token exchange', (engine) => {
     expect((await signIn(portal, 'alice@corp.test', 'wrong password')).status).toBe(401);
     expect((await signIn(portal, 'nobody@corp.test', 'alice password')).status).toBe(401);
     const accounts = await portal.admin<Array<{ id: string; email: string }>>('GET', '/accounts');
-    await portal.admin('PATCH', `/accounts/${accounts.find((a) => a.email === 'bob@corp.test')!.id}`, { disabled: true });
+    await portal.admin('PATCH', `/accounts/${accounts.find((a) => a.email === 'bob@corp.test')!.id}`, {
+      disabled: true,
+    });
     const bob = await signIn(portal, 'bob@corp.test', 'bob password');
     expect([bob.status, bob.location]).toEqual([401, null]);
   });

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { DESKTOP_REDIRECT_URI, SignInQuery, TokenRequest, type TokenResponse } from '../../protocol/portal-http.js';
-import { OidcUpstream } from '../auth/oidc.js';
+import type { OidcUpstream } from '../auth/oidc.js';
 import { hashSecret, newSecret, pkceMatches, verifyPassword } from '../auth/secrets.js';
 import type { Hub } from '../engine/hub.js';
 import { setMemberships } from '../store/directory.js';
@@ -50,11 +50,22 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
     const query = SignInQuery.safeParse(req.query);
     if (!query.success) {
       const issue = query.error.issues[0];
-      return html(reply, 400, messagePage('Cannot sign in', `Bad sign-in request: ${issue?.path.join('.')}: ${issue?.message}`));
+      return html(
+        reply,
+        400,
+        messagePage('Cannot sign in', `Bad sign-in request: ${issue?.path.join('.')}: ${issue?.message}`),
+      );
     }
     // Never redirect to an address that failed the check: show the error here instead.
     if (!isAllowedRedirect(query.data.redirect_uri)) {
-      return html(reply, 400, messagePage('Cannot sign in', 'redirect_uri must be postern://auth/callback or a loopback http://127.0.0.1:PORT/ or http://[::1]:PORT/ address.'));
+      return html(
+        reply,
+        400,
+        messagePage(
+          'Cannot sign in',
+          'redirect_uri must be postern://auth/callback or a loopback http://127.0.0.1:PORT/ or http://[::1]:PORT/ address.',
+        ),
+      );
     }
     const id = randomUUID();
     await db
@@ -71,7 +82,10 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
         expires_at: new Date(Date.now() + ttl),
       })
       .execute();
-    await db.deleteFrom('sign_in_requests').where('expires_at', '<', sql<Date>`now()`).execute();
+    await db
+      .deleteFrom('sign_in_requests')
+      .where('expires_at', '<', sql<Date>`now()`)
+      .execute();
     return html(reply, 200, signInPage({ requestId: id, oidcLabel: oidcLabel(oidc) }));
   });
 
@@ -88,7 +102,12 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
     const valid = await verifyPassword(form.data.password, account?.password_hash);
     if (!account || !valid || account.disabled) {
       req.log.info({ email: form.data.email }, 'sign-in refused');
-      const page = signInPage({ requestId: request.id, email: form.data.email, error: 'Wrong email or password.', oidcLabel: oidcLabel(oidc) });
+      const page = signInPage({
+        requestId: request.id,
+        email: form.data.email,
+        error: 'Wrong email or password.',
+        oidcLabel: oidcLabel(oidc),
+      });
       return html(reply, 401, page);
     }
     return finish(reply, request, account.id);
@@ -104,7 +123,11 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
       upstream = await oidc.authorizationUrl();
     } catch (err) {
       req.log.error({ err }, 'OIDC discovery failed');
-      return html(reply, 502, messagePage('Cannot sign in', 'The identity provider cannot be reached. Try again later.'));
+      return html(
+        reply,
+        502,
+        messagePage('Cannot sign in', 'The identity provider cannot be reached. Try again later.'),
+      );
     }
     await db
       .updateTable('sign_in_requests')
@@ -116,7 +139,8 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
 
   app.get('/sign-in/oidc/callback', async (req, reply) => {
     const query = OidcCallback.safeParse(req.query);
-    if (!oidc || !query.success) return html(reply, 400, messagePage('Cannot sign in', 'Bad callback from the identity provider.'));
+    if (!oidc || !query.success)
+      return html(reply, 400, messagePage('Cannot sign in', 'Bad callback from the identity provider.'));
     const request = await db
       .selectFrom('sign_in_requests')
       .selectAll()
@@ -156,8 +180,13 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
       code.expires_at.getTime() > Date.now() &&
       code.redirect_uri === body.data.redirect_uri &&
       pkceMatches(body.data.code_verifier, code.code_challenge);
-    if (!code || !valid) return apiError(reply, 400, 'invalid_grant', 'unknown, used or expired code, or wrong verifier');
-    const account = await db.selectFrom('accounts').select(['id', 'email', 'disabled']).where('id', '=', code.account_id).executeTakeFirst();
+    if (!code || !valid)
+      return apiError(reply, 400, 'invalid_grant', 'unknown, used or expired code, or wrong verifier');
+    const account = await db
+      .selectFrom('accounts')
+      .select(['id', 'email', 'disabled'])
+      .where('id', '=', code.account_id)
+      .executeTakeFirst();
     if (!account || account.disabled) return apiError(reply, 400, 'invalid_grant', 'account disabled');
     const minted = await mintClientToken(db, account.id, hub.timings.clientTokenTtlMs);
     const response: TokenResponse = {
@@ -208,7 +237,10 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
         })
         .execute();
     });
-    await db.deleteFrom('auth_codes').where('expires_at', '<', sql<Date>`now()`).execute();
+    await db
+      .deleteFrom('auth_codes')
+      .where('expires_at', '<', sql<Date>`now()`)
+      .execute();
     const target = new URL(request.redirect_uri);
     target.searchParams.set('code', code);
     target.searchParams.set('state', request.state);
@@ -230,7 +262,13 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
             .executeTakeFirstOrThrow()
         : await tx
             .insertInto('accounts')
-            .values({ id: randomUUID(), email: identity.email, kind: 'user', password_hash: null, oidc_subject: identity.subject })
+            .values({
+              id: randomUUID(),
+              email: identity.email,
+              kind: 'user',
+              password_hash: null,
+              oidc_subject: identity.subject,
+            })
             .returningAll()
             .executeTakeFirstOrThrow();
       if (identity.groups !== undefined) await setMemberships(tx, row.id, identity.groups);
@@ -250,5 +288,9 @@ function html(reply: FastifyReply, status: number, body: string) {
 }
 
 function expired(reply: FastifyReply) {
-  return html(reply, 400, messagePage('Sign-in expired', 'This sign-in took too long or was already used. Start again from the app.'));
+  return html(
+    reply,
+    400,
+    messagePage('Sign-in expired', 'This sign-in took too long or was already used. Start again from the app.'),
+  );
 }

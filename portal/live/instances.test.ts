@@ -1,8 +1,7 @@
-import { afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { postgresEngine, postgresUnavailableReason, type TestEngine } from '../testing/engines.js';
 import { BASE_YAML, CORP_GATEWAY_TOKEN, startTestPortal, type TestPortal } from '../testing/fixture.js';
 import { registeredClient, registeredGateway } from '../testing/peers.js';
-import { afterAll, beforeAll, describe } from 'vitest';
 
 const reason = postgresUnavailableReason();
 if (reason) console.warn(`skipping two-instance tests: ${reason}`);

@@ -72,7 +72,14 @@ export async function upsertAccount(db: Db, account: AccountWrite): Promise<stri
   };
   const row = await db
     .insertInto('accounts')
-    .values({ id: randomUUID(), email, kind: account.kind ?? 'user', oidc_subject: null, password_hash: null, ...changes })
+    .values({
+      id: randomUUID(),
+      email,
+      kind: account.kind ?? 'user',
+      oidc_subject: null,
+      password_hash: null,
+      ...changes,
+    })
     .onConflict((oc) => oc.column('email').doUpdateSet({ email, ...changes }))
     .returning('id')
     .executeTakeFirstOrThrow();

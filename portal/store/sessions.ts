@@ -22,7 +22,13 @@ export async function mintClientToken(
   const id = randomUUID();
   await db
     .insertInto('client_tokens')
-    .values({ id, account_id: accountId, token_hash: hashSecret(token), expires_at: new Date(expiresAt), revoked_at: null })
+    .values({
+      id,
+      account_id: accountId,
+      token_hash: hashSecret(token),
+      expires_at: new Date(expiresAt),
+      revoked_at: null,
+    })
     .execute();
   return { id, token, expiresAt };
 }
@@ -55,16 +61,21 @@ async function sessionWhere(
 }
 
 export async function revokeClientTokens(db: Db, where: { accountId: string } | { tokenId: string }): Promise<number> {
-  const query = db.updateTable('client_tokens').set({ revoked_at: sql<Date>`now()` }).where('revoked_at', 'is', null);
-  const result = await ('accountId' in where
-    ? query.where('account_id', '=', where.accountId)
-    : query.where('id', '=', where.tokenId)
+  const query = db
+    .updateTable('client_tokens')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('revoked_at', 'is', null);
+  const result = await (
+    'accountId' in where ? query.where('account_id', '=', where.accountId) : query.where('id', '=', where.tokenId)
   ).executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 
 /** The site a gateway token belongs to, and the token's id (so a deleted token can close its sockets). */
-export async function findGatewayToken(db: Db, token: string): Promise<{ tokenId: string; siteId: string } | undefined> {
+export async function findGatewayToken(
+  db: Db,
+  token: string,
+): Promise<{ tokenId: string; siteId: string } | undefined> {
   const row = await db
     .selectFrom('gateway_tokens')
     .select(['id', 'site_id'])

@@ -122,4 +122,3 @@ policies:
   - { group: sales, resources: [crm] }
 `;
 export const CORP_GATEWAY_TOKEN = 'gateway-token-corp-0123456789';
-export const BRANCH_GATEWAY_TOKEN = 'gateway-token-branch-0123456789';

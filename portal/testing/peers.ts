@@ -99,7 +99,11 @@ export async function registeredClient(portalUrl: string, token: string, publicK
  * A gateway that registers and acknowledges every `authorize_client` (unless `ack` is false), as a real one does
  * once the peer is installed.
  */
-export async function registeredGateway(portalUrl: string, token: string, options: { ack?: boolean; publicKey?: string } = {}) {
+export async function registeredGateway(
+  portalUrl: string,
+  token: string,
+  options: { ack?: boolean; publicKey?: string } = {},
+) {
   const gateway = await FakePeer.open<PortalToGateway, GatewayToPortal>(
     wsUrl(portalUrl, '/gateway/websocket'),
     token,

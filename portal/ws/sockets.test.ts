@@ -1,5 +1,11 @@
 import { afterEach, expect, it } from 'vitest';
-import { BASE_YAML, CORP_GATEWAY_TOKEN, describeEngines, startTestPortal, type TestPortal } from '../testing/fixture.js';
+import {
+  BASE_YAML,
+  CORP_GATEWAY_TOKEN,
+  describeEngines,
+  startTestPortal,
+  type TestPortal,
+} from '../testing/fixture.js';
 import { openClient, registeredGateway, upgradeStatus, wsUrl } from '../testing/peers.js';
 import { MAX_MESSAGE_BYTES } from './sockets.js';
 
@@ -31,7 +37,10 @@ describeEngines('WebSocket bad input', (engine) => {
     client.send('this is not JSON');
     expect(await client.next('error')).toMatchObject({ code: 'malformed' });
     client.send({ type: 'register_device', publicKey: 'short', name: 'x', os: 'linux', version: '1' } as never);
-    expect(await client.next('error')).toMatchObject({ code: 'malformed', message: expect.stringContaining('publicKey') });
+    expect(await client.next('error')).toMatchObject({
+      code: 'malformed',
+      message: expect.stringContaining('publicKey'),
+    });
     client.send(JSON.stringify({ type: 'launch_missiles' }));
     expect(await client.next('error')).toMatchObject({ code: 'unknown_type' });
     client.ws.send(Buffer.from([1, 2, 3]), { binary: true });
@@ -39,7 +48,13 @@ describeEngines('WebSocket bad input', (engine) => {
     client.send({ type: 'request_authorization', resourceId: 'x', connectedGatewayIds: [] });
     expect(await client.next('error')).toMatchObject({ code: 'not_registered' });
     // Still usable afterwards.
-    client.send({ type: 'register_device', publicKey: Buffer.alloc(32, 7).toString('base64'), name: 'l', os: 'linux', version: '1' });
+    client.send({
+      type: 'register_device',
+      publicKey: Buffer.alloc(32, 7).toString('base64'),
+      name: 'l',
+      os: 'linux',
+      version: '1',
+    });
     expect((await client.next('init')).account.email).toBe('alice@corp.test');
     client.close();
 

@@ -57,7 +57,12 @@ export function attachWebSockets(server: Server, hub: Hub): { close(): void } {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new GatewayConnection(hub, sink<PortalToGateway>(ws), credentials);
       onPong.set(ws, (isAlive) => connection.setAlive(isAlive));
-      serve(ws, connection, GatewayToPortal, () => void connection.closed().catch((err: unknown) => hub.log.warn({ err }, 'gateway close')));
+      serve(
+        ws,
+        connection,
+        GatewayToPortal,
+        () => void connection.closed().catch((err: unknown) => hub.log.warn({ err }, 'gateway close')),
+      );
     });
   }
 
@@ -118,7 +123,10 @@ function parseFrame<In>(
   const unknownType = result.error.issues.some((i) => i.code === 'invalid_union' && i.path.join('.') === 'type');
   if (unknownType) return { code: 'unknown_type', message: 'unknown message type' };
   const first = result.error.issues[0];
-  return { code: 'malformed', message: `${first?.path.join('.') || 'message'}: ${first?.message ?? 'invalid'}`.slice(0, 1024) };
+  return {
+    code: 'malformed',
+    message: `${first?.path.join('.') || 'message'}: ${first?.message ?? 'invalid'}`.slice(0, 1024),
+  };
 }
 
 function sendError(ws: WebSocket, code: ErrorCode, message: string): void {
