@@ -85,7 +85,7 @@ describeEngines('config import', (engine) => {
       'policies[0].resources[1]',
       'no resource named "printer"',
     ],
-    ['a bad address', 'address: 10.20.0.5,', 'address: 10.20.0.5/8,', 'resources[1].address', 'has host bits set'],
+    ['a bad address', 'address: 10.20.0.5,', 'address: 10.20.0.5/8,', 'resources[1].address', 'host bits are set'],
     ['a bad filter', '"tcp/443"', '"tcp/99999"', 'resources[0].filters[1]', 'ports are 1-65535'],
     ['a bad resolver', '"192.0.2.53"', '"resolver.corp"', 'upstream_resolvers[0]', 'is not an IP address'],
     [

@@ -18,12 +18,20 @@ describe('classifyAddress', () => {
     expect(classifyAddress(input)).toEqual({ ok: true, value: expected });
   });
 
-  it.each(['10.0.0.5/24', '10.0.0.0/33', 'a.*.test', 'bad_-.test.-x', '*.', '', 'x'.repeat(64) + '.test', '1.2.3/8'])(
-    'refuses %j',
-    (input) => {
-      expect(classifyAddress(input).ok).toBe(false);
-    },
-  );
+  it.each([
+    '10.0.0.5/24',
+    '10.0.0.0/33',
+    '10.0.0.256',
+    '1.2.3',
+    'a.*.test',
+    'bad_-.test.-x',
+    '*.',
+    '',
+    'x'.repeat(64) + '.test',
+    '1.2.3/8',
+  ])('refuses %j', (input) => {
+    expect(classifyAddress(input).ok).toBe(false);
+  });
 });
 
 describe('parseFilter', () => {
