@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { TokenResponse } from '../../protocol/portal-http.js';
 import { BASE_YAML, describeEngines, startTestPortal, type TestPortal } from '../../portal/testing/fixture.js';
 import { registeredClient } from '../../portal/testing/peers.js';
+import { signInRequest } from '../../portal/testing/sign-in.js';
 
 // The sign-in as a user sees it: Debian's chromium, driven by playwright-core, through the portal's pages (and a
 // real OIDC provider's), ending in the loopback redirect a CLI listens for.
@@ -42,20 +43,6 @@ async function loopbackListener(): Promise<{ redirectUri: string; callback: Prom
   return { redirectUri: `http://127.0.0.1:${port}/callback`, callback, close: () => server.close() };
 }
 
-function signInRequest(redirectUri: string) {
-  const verifier = randomBytes(32).toString('base64url');
-  const state = randomBytes(16).toString('base64url');
-  const nonce = randomBytes(16).toString('base64url');
-  const query = new URLSearchParams({
-    redirect_uri: redirectUri,
-    state,
-    nonce,
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  });
-  return { verifier, state, nonce, path: `/sign-in?${query}` };
-}
-
 async function exchange(
   portal: TestPortal,
   code: string,
@@ -77,15 +64,19 @@ describeEngines('browser sign-in', (engine) => {
     for (const step of cleanup.splice(0).reverse()) await step();
   });
 
-  it('signs in with a local account and gets a token that opens the client socket', async () => {
-    const portal = await startTestPortal(engine(), { yaml: BASE_YAML });
-    cleanup.push(() => portal.close());
+  /** A loopback listener, a fresh browser context, and the sign-in request that redirects to the listener. */
+  const browserSignIn = async () => {
     const listener = await loopbackListener();
     cleanup.push(() => listener.close());
     const context = await browser!.newContext();
     cleanup.push(() => context.close());
-    const page = await context.newPage();
-    const request = signInRequest(listener.redirectUri);
+    return { listener, page: await context.newPage(), request: signInRequest(listener.redirectUri) };
+  };
+
+  it('signs in with a local account and gets a token that opens the client socket', async () => {
+    const portal = await startTestPortal(engine(), { yaml: BASE_YAML });
+    cleanup.push(() => portal.close());
+    const { listener, page, request } = await browserSignIn();
 
     await page.goto(portal.url + request.path);
     await page.getByLabel('Email').fill('alice@corp.test');
@@ -139,12 +130,7 @@ describeEngines('browser sign-in', (engine) => {
     });
     idpServer.on('request', provider.callback());
 
-    const listener = await loopbackListener();
-    cleanup.push(() => listener.close());
-    const context = await browser!.newContext();
-    cleanup.push(() => context.close());
-    const page = await context.newPage();
-    const request = signInRequest(listener.redirectUri);
+    const { listener, page, request } = await browserSignIn();
     await page.goto(portal.url + request.path);
     await page.getByRole('link', { name: 'Sign in with Corp SSO' }).click();
     // oidc-provider's development login (any login and password) and consent pages.

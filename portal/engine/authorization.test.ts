@@ -1,31 +1,29 @@
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Resource } from '../../protocol/resources.js';
-import {
-  BASE_YAML,
-  CORP_GATEWAY_TOKEN,
-  describeEngines,
-  startTestPortal,
-  type TestPortal,
-} from '../testing/fixture.js';
+import { CORP_GATEWAY_TOKEN, describeEngines, portalPerTest, type TestPortal } from '../testing/fixture.js';
 import { registeredClient, registeredGateway } from '../testing/peers.js';
 
 // Policy decisions, gateway selection and revocation, end to end over real sockets against both engines.
 describeEngines('authorization', (engine) => {
-  let portal: TestPortal | undefined;
-  const closers: Array<() => void> = [];
-  afterEach(async () => {
-    for (const close of closers.splice(0)) close();
-    await portal?.close();
-  });
-
-  const start = async (timings = {}) => {
-    portal = await startTestPortal(engine(), { yaml: BASE_YAML, timings });
-    return portal;
-  };
+  const harness = portalPerTest(engine);
+  const closers = { push: (...closes: Array<() => unknown>) => closes.forEach((c) => harness.defer(c)) };
+  const start = (timings = {}) => harness.start({ timings });
   const byName = (resources: Resource[], name: string) => {
     const found = resources.find((r) => r.name === name);
     if (!found) throw new Error(`no resource ${name}`);
     return found;
+  };
+
+  /** Alice's device holding a live authorization for nas through one corp gateway. */
+  const aliceUsingNas = async (p: TestPortal) => {
+    const { gateway } = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
+    closers.push(() => gateway.close());
+    const { client, init } = await registeredClient(p.url, await p.tokenFor('alice@corp.test'));
+    closers.push(() => client.close());
+    const nas = byName(init.resources, 'nas');
+    client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [] });
+    await client.next('authorization_created');
+    return { gateway, client, init, nas };
   };
 
   it('sends init with only granted resources, and authorizes a granted one through the site gateway', async () => {
@@ -99,13 +97,7 @@ describeEngines('authorization', (engine) => {
 
   it('revokes on client and gateway when the resource is removed mid-session', async () => {
     const p = await start();
-    const { gateway } = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
-    closers.push(() => gateway.close());
-    const { client, init } = await registeredClient(p.url, await p.tokenFor('alice@corp.test'));
-    closers.push(() => client.close());
-    const nas = byName(init.resources, 'nas');
-    client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [] });
-    await client.next('authorization_created');
+    const { gateway, client, init, nas } = await aliceUsingNas(p);
 
     const started = Date.now();
     await p.admin('DELETE', `/resources/${nas.id}`, undefined, 204);
@@ -120,13 +112,7 @@ describeEngines('authorization', (engine) => {
 
   it('revokes when the policy goes, pushes a new grant, and pushes resource and setting changes', async () => {
     const p = await start();
-    const { gateway } = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
-    closers.push(() => gateway.close());
-    const { client, init } = await registeredClient(p.url, await p.tokenFor('alice@corp.test'));
-    closers.push(() => client.close());
-    const nas = byName(init.resources, 'nas');
-    client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [] });
-    await client.next('authorization_created');
+    const { gateway, client, init, nas } = await aliceUsingNas(p);
 
     const policies = await p.admin<Array<{ id: string; group: { name: string }; resource: { name: string } }>>(
       'GET',
@@ -166,12 +152,7 @@ describeEngines('authorization', (engine) => {
 
   it('closes the client socket and revokes on gateways when the session is revoked', async () => {
     const p = await start();
-    const { gateway } = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
-    closers.push(() => gateway.close());
-    const { client, init } = await registeredClient(p.url, await p.tokenFor('alice@corp.test'));
-    const nas = byName(init.resources, 'nas');
-    client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [] });
-    await client.next('authorization_created');
+    const { gateway, client, init, nas } = await aliceUsingNas(p);
 
     await p.admin('POST', `/accounts/${init.account.id}/revoke-sessions`);
     expect((await client.closed).code).toBe(4001);

@@ -12,6 +12,7 @@ import { getSettings } from '../store/directory.js';
 import { clientSessionById, type ClientSession } from '../store/sessions.js';
 import { authorize } from './authorize.js';
 import type { Hub, LiveConnection } from './hub.js';
+import { Serial } from './serial.js';
 import { tunnelAddresses } from './tunnel-addresses.js';
 
 /** Close codes a client sees (4000–4999 are the application's). */
@@ -32,7 +33,7 @@ export class ClientConnection implements LiveConnection {
   #device: DeviceRow | undefined;
   #sentResources = new Map<string, string>();
   #sentSettings = '';
-  #serial: Promise<void> = Promise.resolve();
+  readonly #serial = new Serial();
   #expiry: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -47,25 +48,19 @@ export class ClientConnection implements LiveConnection {
   handle(message: ClientToPortal): Promise<void> {
     switch (message.type) {
       case 'register_device':
-        return this.#serially(() => this.#register(message));
+        return this.#serial.run(() => this.#register(message));
       case 'request_authorization':
         return this.#authorize(message);
     }
   }
 
   resync(): Promise<void> {
-    return this.#serially(() => this.#resync());
+    return this.#serial.run(() => this.#resync());
   }
 
   closed(): void {
     this.#closed = true;
     clearTimeout(this.#expiry);
-  }
-
-  #serially(work: () => Promise<void>): Promise<void> {
-    const next = this.#serial.then(work, work);
-    this.#serial = next.catch(() => undefined);
-    return next;
   }
 
   async #register(message: z.infer<typeof RegisterDevice>): Promise<void> {
@@ -118,7 +113,7 @@ export class ClientConnection implements LiveConnection {
   }
 
   async #authorize(message: z.infer<typeof RequestAuthorization>): Promise<void> {
-    await this.#serial;
+    await this.#serial.idle();
     const device = this.#device;
     if (!device) {
       this.socket.send({ type: 'error', code: 'not_registered', message: 'send register_device first' });

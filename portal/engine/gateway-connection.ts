@@ -6,6 +6,7 @@ import type { GatewayRow } from '../db/schema.js';
 import { nextTunnelIndex, siteResources, toProtocolResource } from '../store/access.js';
 import type { SocketSink } from './client-connection.js';
 import type { GatewayLink, Hub } from './hub.js';
+import { Serial } from './serial.js';
 import { tunnelAddresses } from './tunnel-addresses.js';
 
 export const CLOSE_REPLACED = 4002;
@@ -20,7 +21,7 @@ export class GatewayConnection implements GatewayLink {
   readonly connectionId = randomUUID();
   #gateway: GatewayRow | undefined;
   #sentResources = new Map<string, string>();
-  #serial: Promise<void> = Promise.resolve();
+  readonly #serial = new Serial();
   #alive = true;
   #closed = false;
 
@@ -33,7 +34,7 @@ export class GatewayConnection implements GatewayLink {
   handle(message: GatewayToPortal): Promise<void> {
     switch (message.type) {
       case 'register_gateway':
-        return this.#serially(() => this.#register(message));
+        return this.#serial.run(() => this.#register(message));
       case 'client_authorized':
         if (!this.#gateway) {
           this.socket.send({ type: 'error', code: 'not_registered', message: 'send register_gateway first' });
@@ -57,7 +58,7 @@ export class GatewayConnection implements GatewayLink {
   }
 
   resync(): Promise<void> {
-    return this.#serially(() => this.#resync());
+    return this.#serial.run(() => this.#resync());
   }
 
   async closed(): Promise<void> {
@@ -71,12 +72,6 @@ export class GatewayConnection implements GatewayLink {
       .where('id', '=', gateway.id)
       .where('connection_id', '=', this.connectionId)
       .execute();
-  }
-
-  #serially(work: () => Promise<void>): Promise<void> {
-    const next = this.#serial.then(work, work);
-    this.#serial = next.catch(() => undefined);
-    return next;
   }
 
   async #register(message: z.infer<typeof RegisterGateway>): Promise<void> {

@@ -1,36 +1,22 @@
-import { afterEach, expect, it } from 'vitest';
-import {
-  BASE_YAML,
-  CORP_GATEWAY_TOKEN,
-  describeEngines,
-  startTestPortal,
-  type TestPortal,
-} from '../testing/fixture.js';
+import { expect, it } from 'vitest';
+import { CORP_GATEWAY_TOKEN, describeEngines, portalPerTest } from '../testing/fixture.js';
 import { registeredClient, registeredGateway } from '../testing/peers.js';
 
 // No endpoint shows one account another account's data: not the admin API without the admin token, not the
 // client API, not the WebSockets.
 describeEngines('isolation between accounts', (engine) => {
-  let portal: TestPortal | undefined;
-  const closers: Array<() => void> = [];
-  afterEach(async () => {
-    for (const close of closers.splice(0)) close();
-    await portal?.close();
-  });
+  const harness = portalPerTest(engine);
 
   it('keeps every account to its own resources, devices, authorizations and sessions', async () => {
-    portal = await startTestPortal(engine(), { yaml: BASE_YAML });
-    const p = portal;
+    const p = await harness.start();
     const { gateway } = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
-    closers.push(() => gateway.close());
+    harness.defer(() => gateway.close());
     const aliceToken = await p.tokenFor('alice@corp.test');
     const bobToken = await p.tokenFor('bob@corp.test');
     const alice = await registeredClient(p.url, aliceToken);
     const bob = await registeredClient(p.url, bobToken);
-    closers.push(
-      () => alice.client.close(),
-      () => bob.client.close(),
-    );
+    harness.defer(() => alice.client.close());
+    harness.defer(() => bob.client.close());
 
     // init carries the account's own identity and grants only.
     expect(alice.init.account.email).toBe('alice@corp.test');
@@ -58,7 +44,7 @@ describeEngines('isolation between accounts', (engine) => {
     // A device key registered by bob cannot be used to see alice's device: it moves to bob, and alice loses it.
     // (A laptop changing hands keeps its key.) Her socket is closed, her authorization revoked.
     const takeover = await registeredClient(p.url, bobToken, alice.publicKey);
-    closers.push(() => takeover.client.close());
+    harness.defer(() => takeover.client.close());
     expect(takeover.init.account.email).toBe('bob@corp.test');
     expect(takeover.init.resources.map((r) => r.name)).toEqual(['crm']);
     expect((await alice.client.closed).code).toBe(4003);

@@ -1,27 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { TokenResponse } from '../../protocol/portal-http.js';
-import { BASE_YAML, describeEngines, startTestPortal, type TestPortal } from '../testing/fixture.js';
+import { describeEngines, portalPerTest, type TestPortal } from '../testing/fixture.js';
+import { pkcePair, signInRequest } from '../testing/sign-in.js';
 import { registeredClient } from '../testing/peers.js';
-
-const pkce = () => {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-};
 
 /** The browser's part without a browser: open /sign-in, post the form, read the redirect (e2e/portal does it for real). */
 async function signIn(portal: TestPortal, email: string, password: string, redirectUri = 'http://127.0.0.1:4321/cb') {
-  const { verifier, challenge } = pkce();
-  const state = randomBytes(16).toString('hex');
-  const nonce = randomBytes(16).toString('hex');
-  const query = new URLSearchParams({
-    redirect_uri: redirectUri,
-    state,
-    nonce,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  });
-  const page = await fetch(`${portal.url}/sign-in?${query}`);
+  const { verifier, state, nonce, path } = signInRequest(redirectUri);
+  const page = await fetch(`${portal.url}${path}`);
   const requestId = /name="request" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
   const posted = await fetch(`${portal.url}/sign-in/password`, {
     method: 'POST',
@@ -42,11 +28,10 @@ const exchange = (portal: TestPortal, body: object) =>
   });
 
 describeEngines('sign-in and token exchange', (engine) => {
-  let portal: TestPortal | undefined;
-  afterEach(async () => portal?.close());
+  const harness = portalPerTest(engine);
 
   it('redirects with code and state, and exchanges the code once, with PKCE, for a working token', async () => {
-    portal = await startTestPortal(engine(), { yaml: BASE_YAML });
+    const portal = await harness.start();
     const s = await signIn(portal, 'Alice@corp.test', 'alice password');
     expect(s.status).toBe(303);
     expect(s.location).toMatch(/^http:\/\/127\.0\.0\.1:4321\/cb\?code=pcode_[\w-]+&state=/);
@@ -54,7 +39,7 @@ describeEngines('sign-in and token exchange', (engine) => {
 
     const wrongVerifier = await exchange(portal, {
       code: s.code,
-      code_verifier: pkce().verifier,
+      code_verifier: pkcePair().verifier,
       redirect_uri: s.redirectUri,
     });
     expect(wrongVerifier.status).toBe(400);
@@ -91,7 +76,7 @@ describeEngines('sign-in and token exchange', (engine) => {
   });
 
   it('refuses a wrong password, an unknown account and a disabled one without a redirect', async () => {
-    portal = await startTestPortal(engine(), { yaml: BASE_YAML });
+    const portal = await harness.start();
     expect((await signIn(portal, 'alice@corp.test', 'wrong password')).status).toBe(401);
     expect((await signIn(portal, 'nobody@corp.test', 'alice password')).status).toBe(401);
     const accounts = await portal.admin<Array<{ id: string; email: string }>>('GET', '/accounts');
@@ -103,13 +88,13 @@ describeEngines('sign-in and token exchange', (engine) => {
   });
 
   it('accepts only the app scheme and loopback redirect URIs, and validates the PKCE parameters', async () => {
-    portal = await startTestPortal(engine(), { yaml: BASE_YAML });
+    const portal = await harness.start();
     const open = (params: Record<string, string>) =>
       fetch(
         `${portal!.url}/sign-in?${new URLSearchParams({
           state: 'state-123456',
           nonce: 'nonce-123456',
-          code_challenge: pkce().challenge,
+          code_challenge: pkcePair().challenge,
           code_challenge_method: 'S256',
           ...params,
         })}`,

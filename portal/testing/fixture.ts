@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 import type { MintedClientToken } from '../../protocol/portal-http.js';
 import type { OidcSettings } from '../auth/oidc.js';
 import { parseConfig } from '../config/file.js';
@@ -34,6 +34,29 @@ export function describeEngines(title: string, body: (engine: () => TestEngine) 
       });
     });
   }
+}
+
+/**
+ * One portal per test (BASE_YAML unless told otherwise) and whatever the test opened, all closed after each test,
+ * sockets first.
+ */
+export function portalPerTest(engine: () => TestEngine) {
+  let portal: TestPortal | undefined;
+  const closers: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+    await portal?.close();
+    portal = undefined;
+  });
+  return {
+    async start(options: Parameters<typeof startTestPortal>[1] = {}): Promise<TestPortal> {
+      portal = await startTestPortal(engine(), { yaml: BASE_YAML, ...options });
+      return portal;
+    },
+    defer(close: () => unknown): void {
+      closers.push(close);
+    },
+  };
 }
 
 export interface TestPortal extends Portal {

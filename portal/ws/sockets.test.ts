@@ -1,20 +1,13 @@
-import { afterEach, expect, it } from 'vitest';
-import {
-  BASE_YAML,
-  CORP_GATEWAY_TOKEN,
-  describeEngines,
-  startTestPortal,
-  type TestPortal,
-} from '../testing/fixture.js';
+import { expect, it } from 'vitest';
+import { CORP_GATEWAY_TOKEN, describeEngines, portalPerTest } from '../testing/fixture.js';
 import { openClient, registeredGateway, upgradeStatus, wsUrl } from '../testing/peers.js';
 import { MAX_MESSAGE_BYTES } from './sockets.js';
 
 describeEngines('WebSocket bad input', (engine) => {
-  let portal: TestPortal | undefined;
-  afterEach(async () => portal?.close());
+  const harness = portalPerTest(engine);
 
   it('answers 401 to unknown, missing, revoked and cross-kind tokens, 404 to other paths', async () => {
-    portal = await startTestPortal(engine(), { yaml: BASE_YAML });
+    const portal = await harness.start();
     const client = wsUrl(portal.url, '/client/websocket');
     const gateway = wsUrl(portal.url, '/gateway/websocket');
     const alice = await portal.tokenFor('alice@corp.test');
@@ -32,7 +25,7 @@ describeEngines('WebSocket bad input', (engine) => {
   });
 
   it('answers malformed frames with an error frame and keeps the socket open', async () => {
-    portal = await startTestPortal(engine(), { yaml: BASE_YAML });
+    const portal = await harness.start();
     const client = await openClient(portal.url, await portal.tokenFor('alice@corp.test'));
     client.send('this is not JSON');
     expect(await client.next('error')).toMatchObject({ code: 'malformed' });
@@ -69,7 +62,7 @@ describeEngines('WebSocket bad input', (engine) => {
   });
 
   it('refuses an oversized message by closing with 1009', async () => {
-    portal = await startTestPortal(engine(), { yaml: BASE_YAML });
+    const portal = await harness.start();
     const client = await openClient(portal.url, await portal.tokenFor('alice@corp.test'));
     client.send(JSON.stringify({ type: 'register_device', name: 'x'.repeat(MAX_MESSAGE_BYTES) }));
     expect((await client.closed).code).toBe(1009);
