@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { TunStats } from './tun.js';
 
 /**
  * Loads the compiled addon (`native/build/Release/postern_native.node`, built by `npm ci` through node-gyp) and
@@ -24,18 +25,8 @@ export type NativeReadCallback = (
   lengths?: Uint32Array,
 ) => void;
 
-export interface NativeTunStats {
-  packetsRead: number;
-  bytesRead: number;
-  batchesRead: number;
-  packetsDiscarded: number;
-  packetsWritten: number;
-  bytesWritten: number;
-  writesDropped: number;
-  writeErrors: number;
-  /** errno name of the last dropped or rejected write; empty when none. */
-  lastWriteError: string;
-}
+/** As TunStats, with an empty `lastWriteError` when there was none. */
+export type NativeTunStats = Omit<TunStats, 'lastWriteError'> & { lastWriteError: string };
 
 /** The C++ object (native/src/tun_device.cc). Starts not reading and not holding the event loop. */
 export interface NativeTunHandle {

@@ -23,7 +23,8 @@ export interface TunOpenOptions {
 /**
  * Receives one batch: the packets read in one go, oldest first. Each is a Buffer view into one shared slab (no
  * copy); keep the views as long as needed — the slab lives until the last view is garbage-collected. A batch counts
- * as handled when the handler returns (asynchronous work after that is not back-pressured; use pause()).
+ * as handled when the handler returns (asynchronous work after that is not back-pressured; use pause()). An
+ * exception thrown by the handler becomes an uncaught exception, as from any event handler.
  */
 export type PacketHandler = (packets: Buffer[]) => void;
 

@@ -27,6 +27,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -260,7 +261,12 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
                                    new std::shared_ptr<Device>(device),
                                    [](Napi::Env, void*, std::shared_ptr<Device>* context) { delete context; });
     deliver_.Unref(env);
-    reader_ = std::thread(ReadLoop, device, deliver_);
+    try {
+      reader_ = std::thread(ReadLoop, device, deliver_);
+    } catch (const std::system_error& error) {
+      deliver_.Release();
+      throw Napi::Error::New(env, std::string("cannot start the TUN reader thread: ") + error.what());
+    }
     device_ = std::move(device);
     napi_add_env_cleanup_hook(env, &TunHandle::OnEnvCleanup, this);
     open_ = true;
