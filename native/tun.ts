@@ -115,7 +115,17 @@ export class TunDevice {
 
   private constructor(addon: NativeAddon, options: Required<TunOpenOptions>) {
     try {
-      this.#handle = new addon.TunHandle(options, (error, slab, lengths) => this.#deliver(error, slab, lengths));
+      this.#handle = new addon.TunHandle(options, (error, slab, lengths) => {
+        try {
+          this.#deliver(error, slab, lengths);
+        } catch (thrown) {
+          // Node 20 swallows (with a deprecation warning) what a native thread-safe callback throws; rethrown from
+          // a tick it is a proper uncaught exception.
+          process.nextTick(() => {
+            throw thrown;
+          });
+        }
+      });
     } catch (error) {
       throw withContext(`cannot open TUN device ${JSON.stringify(options.name || '(any)')}`, error);
     }

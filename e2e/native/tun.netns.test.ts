@@ -337,12 +337,19 @@ describe.skipIf(skip)('TUN device and the event loop (child processes)', () => {
     const { TunDevice } = await import(process.env.POSTERN_NATIVE);
     const mode = process.env.MODE;
     const tun = TunDevice.open({ name: 'ptexit', mtu: 1400 });
-    if (mode !== 'no-handler') tun.onPackets(() => {});
+    if (mode !== 'no-handler') tun.onPackets(() => {
+      if (mode === 'throwing') throw new Error('boom from the packet handler');
+    });
     if (mode === 'unref') tun.unref();
     if (mode === 'paused') tun.pause();
     if (mode === 'closed') tun.close();
     console.log('open ' + tun.name);
-    if (mode === 'process.exit') setTimeout(() => process.exit(0), 100);`;
+    if (mode === 'process.exit') setTimeout(() => process.exit(0), 100);
+    if (mode === 'throwing') {
+      const { execFileSync } = await import('node:child_process');
+      execFileSync('ip', ['addr', 'add', '10.79.0.1/24', 'dev', tun.name]);
+      (await import('node:dgram')).createSocket('udp4').send('x', 9, '10.79.0.2');
+    }`;
 
   function child(ns: Namespace, mode: string, uid?: number): BackgroundProcess {
     if (!existsSync(distIndex)) throw new Error(`${distIndex} is missing: build with \`npx tsc -b\` first`);
@@ -382,6 +389,16 @@ describe.skipIf(skip)('TUN device and the event loop (child processes)', () => {
     await proc.kill();
     const gone = await ns.exec('ip', ['link', 'show', 'dev', 'ptexit'], { allowFailure: true });
     expect(gone.code).not.toBe(0);
+  });
+
+  it('turns an exception of the packet handler into an uncaught exception', async () => {
+    const ns = await Namespace.create('throw');
+    cleanups.push(() => ns.destroy());
+    const proc = child(ns, 'throwing');
+    const exited = await Promise.race([proc.wait().then(() => true), sleep(10_000).then(() => false)]);
+    expect(exited, proc.text).toBe(true);
+    expect(proc.child.exitCode).toBe(1);
+    expect(proc.text).toContain('Error: boom from the packet handler');
   });
 
   it('tells a process without CAP_NET_ADMIN why it cannot open a device', async () => {
