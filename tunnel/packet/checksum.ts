@@ -6,7 +6,8 @@
  *
  * Incremental update, RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). Callers collect `~m + m'` for every changed word with
  * `wordDelta` (adding several deltas is fine) and apply them with `adjustChecksum`. The result equals a full
- * recomputation bit for bit (never 0xffff unless all covered words are zero), which the tests check.
+ * recomputation bit for bit (so never 0xffff), which the tests check; the one exception is data that became all zero,
+ * where a full computation gives 0xffff and the update 0 (the same value in one's complement; no header is all zero).
  */
 
 /** Folds a sum of 16-bit words (any non-negative safe integer) to 16 bits with end-around carry. */
