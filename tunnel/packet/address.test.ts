@@ -8,6 +8,7 @@ import {
   keyToBytes,
   keyToString,
   parseAddress,
+  type AddressKey,
 } from './index.js';
 
 describe('addresses', () => {
@@ -33,7 +34,7 @@ describe('addresses', () => {
     expect(ipv6Key(buf, 5)).toBe(addressKey(parseAddress('2001:db8::9')!));
     expect(ipv6Key(buf, 5)).not.toBe(addressKey(parseAddress('2001:db8::a')!));
     expect(ipv6Key(buf, 5)).toHaveLength(8);
-    const map = new Map([[ipv6Key(buf, 5), 'x']]);
+    const map = new Map<AddressKey, string>([[ipv6Key(buf, 5), 'x']]);
     expect(map.get(addressKey(Uint8Array.from(buf.subarray(5))))).toBe('x');
   });
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allChecksumProblems, checksumProblems } from '../testing/checksums.js';
 import {
@@ -154,5 +155,57 @@ describe('rewrites', () => {
     expect(checksumProblems(error)).toEqual([]);
     expect(checksumProblems(original)).toEqual([]);
     expect(Array.from(bytes.subarray(56))).toEqual([0xee, 0xee, 0xee, 0xee]);
+  });
+
+  it('matches a full recomputation after any rewrites of any built packet, also inside ICMP errors', () => {
+    const address = (v4: boolean) => fc.uint8Array({ minLength: v4 ? 4 : 16, maxLength: v4 ? 4 : 16 });
+    const packet = fc.boolean().chain((v4) =>
+      fc.record({
+        v4: fc.constant(v4),
+        src: address(v4),
+        dst: address(v4),
+        kind: fc.constantFrom('udp', 'tcp', 'echo'),
+        a: fc.integer({ min: 0, max: 0xffff }),
+        b: fc.integer({ min: 0, max: 0xffff }),
+        payload: fc.uint8Array({ maxLength: 64 }),
+        wrap: fc.boolean(),
+        rewrites: fc.array(
+          fc.tuple(fc.constantFrom('src', 'dst', 'sport', 'dport', 'id'), address(v4), fc.nat(0xffff)),
+          {
+            minLength: 1,
+            maxLength: 6,
+          },
+        ),
+      }),
+    );
+    fc.assert(
+      fc.property(packet, ({ v4, src, dst, kind, a, b, payload, wrap, rewrites }) => {
+        // Unicast sources so an ICMP error may be built about the packet.
+        src[0] = v4 ? 10 : 0xfd;
+        const spec = { src, dst, srcPort: a, dstPort: b, payload };
+        let bytes =
+          kind === 'udp'
+            ? buildUdp(spec)
+            : kind === 'tcp'
+              ? buildTcp({ ...spec, seq: a * b, ack: b, flags: a & 0xff, window: b })
+              : buildIcmpEcho({ src, dst, id: a, seq: b, payload });
+        let p = view(bytes);
+        if (wrap) {
+          const error = buildIcmpError(p, { src: dst, kind: 'admin-prohibited' });
+          if (typeof error === 'string') return;
+          bytes = error;
+          p = inner(view(bytes));
+        }
+        for (const [what, address, n] of rewrites) {
+          if (what === 'src' || what === 'dst') {
+            if (v4) (what === 'src' ? setSrcV4 : setDstV4)(p, ((address[0]! << 24) | (address[1]! << 16) | n) >>> 0);
+            else (what === 'src' ? setSrcV6 : setDstV6)(p, address);
+          } else if (kind === 'echo') setIcmpId(p, n);
+          else (what === 'sport' ? setSrcPort : setDstPort)(p, n);
+        }
+        expect(allChecksumProblems(view(bytes))).toEqual([]);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

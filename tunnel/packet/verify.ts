@@ -32,7 +32,13 @@ export function computeTransportChecksum(p: Packet): number | undefined {
   const buf = p.buffer;
   const start = p.transportOffset;
   const protocol = p.protocol;
-  const end = protocol === IpProtocol.Udp ? start + read16(buf, start + 4) : p.end;
+  let end = p.end;
+  if (protocol === IpProtocol.Udp) {
+    // An embedded original may claim a UDP length its IP length does not hold.
+    const udpLength = read16(buf, start + 4);
+    if (udpLength < 8 || start + udpLength > end) return undefined;
+    end = start + udpLength;
+  }
   const at = p.transportChecksumOffset;
   let sum =
     protocol === IpProtocol.Icmp ? 0 : pseudoHeaderSum(buf, p.srcOffset, p.addressLength, protocol, end - start);

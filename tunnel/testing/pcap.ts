@@ -81,13 +81,14 @@ export function ipPacketOf(linkType: number, frame: Uint8Array): Uint8Array | un
   return etherType === 0x0800 || etherType === 0x86dd ? frame.subarray(start) : undefined;
 }
 
-/** The IP packets of a pcap file, in capture order. */
+/** The IP packets of a pcap file, in capture order, each a copy in a plain Uint8Array of its own. */
 export function readIpPackets(path: string): Uint8Array[] {
   const { linkType, records } = parsePcap(readFileSync(path));
   const packets: Uint8Array[] = [];
   for (const { frame } of records) {
     const ip = ipPacketOf(linkType, frame);
-    if (ip) packets.push(ip);
+    // A plain Uint8Array: Buffer#slice makes views, not copies, which would let a test change the capture.
+    if (ip) packets.push(Uint8Array.from(ip));
   }
   return packets;
 }
