@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CAPTURE as C, captureProblems } from '../../tunnel/testing/capture.js';
 import { readIpPackets } from '../../tunnel/testing/pcap.js';
-import { BackgroundProcess, Namespace, connect, netnsUnavailableReason } from '../netns/index.js';
+import type { BackgroundProcess } from '../netns/index.js';
+import { Namespace, connect, netnsUnavailableReason } from '../netns/index.js';
 
 // Real traffic from real tools, captured with tcpdump on the client's link and checked packet by packet with
 // tunnel/packet: every packet parses, every checksum equals the kernel's, NAT-style rewrites keep them equal to a
