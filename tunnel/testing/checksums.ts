@@ -70,7 +70,7 @@ export function rewriteProblems(bytes: Uint8Array, variant = 0, what = 'packet')
     const inner = p.embedded();
     if (typeof inner !== 'string') rewriteAll(inner, variant + 1);
   }
-  // Re-parse from scratch: the rewrite must leave a packet that parses the same way and checks out in full.
+  // Re-parse from scratch: the rewrites must leave a packet that still parses and checks out in full.
   const again = new Packet();
   const err2 = again.parse(copy);
   if (err2) return [`${what}: after rewrite: ${err2}`];
@@ -89,7 +89,7 @@ function rewriteAll(p: Packet, variant: number): void {
     setDstV6(p, V6_B, 0);
   }
   if (!p.hasTransportHeader) return;
-  if (p.protocol === 6 || p.protocol === 17) {
+  if (p.protocol === IpProtocol.Tcp || p.protocol === IpProtocol.Udp) {
     setSrcPort(p, (n >>> 16) & 0xffff);
     setDstPort(p, n & 0xffff);
   } else if (p.isIcmpEcho) {
