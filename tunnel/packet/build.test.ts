@@ -10,7 +10,10 @@ import {
   buildIcmpError,
   buildTcp,
   buildUdp,
+  computeTransportChecksum,
   parseAddress,
+  write16,
+  write32,
   type IcmpErrorKind,
 } from './index.js';
 
@@ -184,6 +187,27 @@ describe('buildIcmpError', () => {
         mtu: 1280,
       });
       expect(typeof result === 'string' ? result : undefined, `${src} → ${dst} ${kind}`).toBe(refusal);
+    }
+  });
+
+  it('reads a parameter problem (not built here) with its pointer and original', () => {
+    for (const [src, dst, type, pointer] of [
+      [A4, B4, 12, 8],
+      [A6, B6, 4, 40],
+    ] as const) {
+      const out = buildIcmpError(offender(src, dst), { src: dst, kind: 'host-unreachable' }) as Uint8Array;
+      const p = parse(out);
+      out[p.transportOffset] = type;
+      out[p.transportOffset + 1] = 0;
+      if (src.length === 4) out[p.transportOffset + 4] = pointer;
+      else write32(out, p.transportOffset + 4, pointer);
+      write16(out, p.transportChecksumOffset, 0);
+      write16(out, p.transportChecksumOffset, computeTransportChecksum(p)!);
+      const problem = parse(out);
+      expect([problem.isIcmpError, problem.icmpType, problem.icmpPointer]).toEqual([true, type, pointer]);
+      const inner = problem.embedded();
+      if (typeof inner === 'string') throw new Error(inner);
+      expect([inner.protocol, inner.dstPort]).toEqual([IpProtocol.Udp, 9]);
     }
   });
 

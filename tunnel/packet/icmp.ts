@@ -89,23 +89,24 @@ export function buildIcmpEcho(spec: IcmpEchoSpec): Uint8Array {
 export function buildIcmpError(offending: Packet, spec: IcmpErrorSpec): Uint8Array | IcmpErrorRefusal {
   const refusal = icmpErrorRefusal(offending, spec.kind);
   if (refusal) return refusal;
-  if (spec.kind === 'packet-too-big' && spec.mtu === undefined) throw new RangeError('packet-too-big needs an MTU');
+  const { kind, mtu } = spec;
+  if (kind === 'packet-too-big' && mtu === undefined) throw new RangeError('packet-too-big needs an MTU');
   const v4 = offending.version === 4;
   const max = v4 ? ICMPV4_ERROR_MAX - IPV4_HEADER_LENGTH : ICMPV6_ERROR_MAX - IPV6_HEADER_LENGTH;
   const carried = Math.min(offending.length, max - ICMP_HEADER_LENGTH);
   const protocol = v4 ? IpProtocol.Icmp : IpProtocol.Icmpv6;
   const out = newIpPacket(
-    { src: spec.src, dst: offending.srcAddress(), ...(spec.ttl === undefined ? {} : { ttl: spec.ttl }) },
+    { src: spec.src, dst: offending.srcAddress(), ttl: spec.ttl },
     protocol,
     ICMP_HEADER_LENGTH + carried,
   );
   const at = transportStart(out);
-  const [type, code] = ERROR_TYPES[spec.kind][v4 ? 0 : 1];
+  const [type, code] = ERROR_TYPES[kind][v4 ? 0 : 1];
   out[at] = type;
   out[at + 1] = code;
-  if (spec.kind === 'packet-too-big') {
-    if (v4) write16(out, at + 6, spec.mtu!);
-    else write32(out, at + 4, spec.mtu!);
+  if (mtu !== undefined && kind === 'packet-too-big') {
+    if (v4) write16(out, at + 6, mtu);
+    else write32(out, at + 4, mtu);
   }
   out.set(offending.buffer.subarray(offending.ipOffset, offending.ipOffset + carried), at + ICMP_HEADER_LENGTH);
   finishTransportChecksum(out, protocol, at + 2);

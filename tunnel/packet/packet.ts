@@ -158,7 +158,7 @@ export class Packet {
   }
   /** Source address as a Map key: a number for IPv4, an 8-character string for IPv6 (see address.ts). */
   srcKey(): AddressKey {
-    return this.ver === 4 ? read32(this.buf, this.ip + 12) : ipv6Key(this.buf, this.ip + 8);
+    return this.ver === 4 ? ipv4Key(this.buf, this.ip + 12) : ipv6Key(this.buf, this.ip + 8);
   }
   /** Destination address as a Map key (see `srcKey`). */
   dstKey(): AddressKey {
