@@ -26,7 +26,8 @@ const EMPTY = new Uint8Array(0);
  * read fields straight from those bytes, so a rewrite (see rewrite.ts) is seen at once. Meant to be reused: keep one
  * per loop and re-point it at each packet, so reading a packet allocates nothing.
  *
- * After `parse` returned an error the view is empty (getters read nothing and return 0). Getters of one protocol
+ * After `parse` returned an error the view points at no bytes: its getters mean nothing (but never read the bytes
+ * that failed). Getters of one protocol
  * (e.g. `tcpFlags`) return garbage when read on another, as reading raw bytes does; check `protocol` first.
  */
 export class Packet {
