@@ -27,8 +27,8 @@ const EMPTY = new Uint8Array(0);
  * per loop and re-point it at each packet, so reading a packet allocates nothing.
  *
  * After `parse` returned an error the view points at no bytes: its getters mean nothing (but never read the bytes
- * that failed). Getters of one protocol
- * (e.g. `tcpFlags`) return garbage when read on another, as reading raw bytes does; check `protocol` first.
+ * that failed). Getters of one protocol (e.g. `tcpFlags`) return garbage when read on another, as reading raw bytes
+ * does; check `protocol` first.
  */
 export class Packet {
   private buf: Uint8Array = EMPTY;
