@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { ip } from '../../protocol/ip.js';
 import {
   addressKey,
   addressToString,
-  ipv4FromNumber,
+  ipToKey,
   ipv4Key,
   ipv6Key,
   keyToBytes,
+  keyToIp,
   keyToString,
   parseAddress,
   type AddressKey,
@@ -38,12 +40,28 @@ describe('addresses', () => {
     expect(map.get(addressKey(Uint8Array.from(buf.subarray(5))))).toBe('x');
   });
 
+  it('converts keys to and from protocol/ip addresses', () => {
+    for (const text of [
+      '0.0.0.0',
+      '100.96.0.1',
+      '::',
+      '::1',
+      'fd00:2021:1111:8000::7',
+      'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+    ]) {
+      const address = ip(text);
+      const key = addressKey(parseAddress(text)!);
+      expect(ipToKey(address)).toBe(key);
+      expect(keyToIp(key)).toBe(address);
+    }
+  });
+
   it('turns keys back into bytes and text', () => {
     for (const text of ['0.0.0.0', '255.255.255.255', '100.96.0.1', '::', 'ffff:ffff::ffff', 'fd00:2021:1111::1']) {
       const key = addressKey(parseAddress(text)!);
       expect(keyToString(key)).toBe(text);
       expect(keyToBytes(key)).toEqual(parseAddress(text));
     }
-    expect(ipv4FromNumber(0xc0a80001)).toEqual(Uint8Array.from([192, 168, 0, 1]));
+    expect(keyToBytes(0xc0a80001)).toEqual(Uint8Array.from([192, 168, 0, 1]));
   });
 });

@@ -30,17 +30,19 @@
  * Checksums (checksum.ts, verify.ts): fold, sum16, checksumOf, internetChecksum, pseudoHeaderSum, wordDelta,
  *   adjustChecksum; computeIpv4HeaderChecksum(p), computeTransportChecksum(p) for full recomputation.
  *
- * Addresses (address.ts): keys for Maps — number for IPv4, 8-char string for IPv6 (measurements there):
- *   ipv4Key(buf, off), ipv6Key(buf, off), addressKey(bytes), keyToBytes(key), keyToString(key);
- *   text (off the hot path): addressToString(buf, off?, len?), parseAddress(text), ipv4FromNumber(n).
+ * Addresses (address.ts): keys for Maps — number for IPv4 (= protocol/ip's Ipv4), 8-char string for IPv6
+ *   (measurements there): ipv4Key(buf, off), ipv6Key(buf, off), addressKey(bytes), keyToBytes(key);
+ *   protocol/ip interop: ipToKey(IpAddress), keyToIp(key); text (off the hot path, via protocol/ip):
+ *   keyToString(key), addressToString(buf, off?, len?), parseAddress(text).
  */
 export {
   addressKey,
   addressToString,
-  ipv4FromNumber,
+  ipToKey,
   ipv4Key,
   ipv6Key,
   keyToBytes,
+  keyToIp,
   keyToString,
   parseAddress,
 } from './address.js';
