@@ -41,6 +41,13 @@ export class Processes {
     return this.running.has(label);
   }
 
+  /** Everything a label printed, over all its runs (restarts included), oldest first. */
+  history(label: string): string {
+    const earlier = this.finished.filter((f) => f.label === `${label} (stopped)`).map((f) => f.text);
+    const current = this.running.get(label)?.process.text ?? '';
+    return [...earlier, current].join('');
+  }
+
   /** SIGTERM (then SIGKILL after `graceMs`), or SIGKILL at once with `graceMs` 0. */
   async stop(label: string, graceMs = 5000): Promise<void> {
     const entry = this.running.get(label);

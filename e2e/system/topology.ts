@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,6 +39,7 @@ export const BIN = {
   postern: dist('helper/cli/postern.js'),
   namedHttp: dist('e2e/system/servers/named-http.js'),
   unixRelay: dist('e2e/system/servers/unix-relay.js'),
+  httpPoller: dist('e2e/system/servers/http-poller.js'),
 } as const;
 export const DEMO_ASSETS = join(ROOT, 'assets/demo');
 
@@ -55,7 +56,7 @@ export function topologyUnavailableReason(needs: readonly (keyof typeof BIN)[] =
       return `${tool} is not installed (run scripts/setup-system)`;
     }
   }
-  for (const name of ['namedHttp', 'unixRelay', ...needs] as const) {
+  for (const name of ['namedHttp', 'unixRelay', 'httpPoller', ...needs] as const) {
     if (!existsSync(BIN[name])) return `${BIN[name]} is missing (run \`npm run build\`)`;
   }
   return undefined;
@@ -307,6 +308,7 @@ export class SystemTopology {
       '--name',
       'corp-gateway',
     ]);
+    await gateway.waitForOutput(/portal connected/, 30_000);
     await waitFor(
       'the portal to list the gateway online',
       30_000,
@@ -404,6 +406,13 @@ export class SystemTopology {
       dir: this.dir,
       logDir: this.logDir,
     };
+  }
+
+  /** Copies the logs so far to a directory of their own that outlives the topology (for a failed test). */
+  keepLogs(): string {
+    const kept = mkdtempSync(join(tmpdir(), 'postern-system-logs-'));
+    cpSync(this.logDir, kept, { recursive: true });
+    return kept;
   }
 
   /** Stops the daemons (so they undo their OS changes), then removes namespaces and the temp dir. Idempotent. */
