@@ -17,9 +17,7 @@ import { domainToASCII } from 'node:url';
  */
 
 export type DomainPattern =
-  | { kind: 'exact'; name: string }
-  | { kind: 'one-label'; suffix: string }
-  | { kind: 'any-depth'; suffix: string };
+  { kind: 'exact'; name: string } | { kind: 'one-label'; suffix: string } | { kind: 'any-depth'; suffix: string };
 
 export type PatternError = { error: 'invalid_pattern'; pattern: string; reason: string };
 
