@@ -323,6 +323,8 @@ export class DnsTcpServer {
     const already = sub(conn.rcvNxt, seq);
     if (already > 0) {
       if (already >= payload.length + (fin ? 1 : 0)) {
+        // A retransmission of what we have: ACK it again (in TIME-WAIT, a repeated FIN restarts the wait).
+        if (conn.state === 'time_wait') conn.idleAt = now + TIME_WAIT_MS;
         conn.needsAck = true;
         return;
       }
@@ -331,8 +333,7 @@ export class DnsTcpServer {
     }
     const peerClosed = conn.state === 'close_wait' || conn.state === 'last_ack' || conn.state === 'closing';
     if (peerClosed || conn.state === 'time_wait') {
-      // Only a retransmitted FIN gets here: ACK it again (and in TIME-WAIT wait the full time again).
-      if (conn.state === 'time_wait') conn.idleAt = now + TIME_WAIT_MS;
+      // Data after the peer's FIN is a protocol violation: ACK what we have, take nothing.
       conn.needsAck = true;
       return;
     }
