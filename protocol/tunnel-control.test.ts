@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { decodeClientToGateway, decodeGatewayToClient, encodeTunnelControl } from './tunnel-control.js';
+import {
+  decodeClientToGateway,
+  decodeGatewayToClient,
+  encodeTunnelControl,
+  type AssignedIps,
+  type DomainStatus,
+} from './tunnel-control.js';
 
 describe('tunnel control codec', () => {
   it('round-trips both directions', () => {
-    const assigned = {
+    const assigned: AssignedIps = {
       type: 'assigned_ips',
       resourceId: 'r1',
       domain: 'app.corp.test',
       proxyIps: ['100.96.0.4', 'fd00:2021:1111:8000::4'],
-    } as const;
+    };
     expect(decodeClientToGateway(encodeTunnelControl(assigned))).toEqual({ ok: true, value: assigned });
-    const status = { type: 'domain_status', resourceId: 'r1', domain: 'app.corp.test', status: 'active' } as const;
+    const status: DomainStatus = { type: 'domain_status', resourceId: 'r1', domain: 'app.corp.test', status: 'active' };
     expect(decodeGatewayToClient(encodeTunnelControl(status))).toEqual({ ok: true, value: status });
   });
 

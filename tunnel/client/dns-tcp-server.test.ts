@@ -46,7 +46,7 @@ class App {
     readonly port = APP.port,
   ) {}
 
-  segment(flags: number, payload = new Uint8Array(0), extra: Partial<TcpSegment> = {}): TcpSegment {
+  segment(flags: number, payload: Uint8Array = new Uint8Array(0), extra: Partial<TcpSegment> = {}): TcpSegment {
     return {
       local: SENTINEL,
       remote: { address: APP.address, port: this.port },
@@ -59,7 +59,7 @@ class App {
     };
   }
 
-  send(flags: number, payload = new Uint8Array(0), now = 0, extra: Partial<TcpSegment> = {}): TcpSegment[] {
+  send(flags: number, payload: Uint8Array = new Uint8Array(0), now = 0, extra: Partial<TcpSegment> = {}): TcpSegment[] {
     this.s.handleSegment(this.segment(flags, payload, extra), now);
     this.seq = (this.seq + payload.length + (flags & (Flag.SYN | Flag.FIN) ? 1 : 0)) >>> 0;
     return drain(this.s);

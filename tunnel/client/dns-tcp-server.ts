@@ -50,6 +50,8 @@ export interface TcpSegment {
 
 export interface TcpQuery {
   connection: number;
+  /** The sentinel the connection was made to (which upstream to ask). */
+  local: TcpAddress;
   message: Uint8Array;
 }
 
@@ -173,6 +175,15 @@ export class DnsTcpServer {
     this.#extractQueries(conn);
     this.#flush(conn, now);
     return true;
+  }
+
+  /** A query of `connection` will not be answered (it was unreadable): free its slot without sending anything. */
+  abandon(connection: number, now: number): void {
+    const conn = this.#byId.get(connection);
+    if (conn === undefined) return;
+    conn.pendingQueries = Math.max(0, conn.pendingQueries - 1);
+    this.#extractQueries(conn);
+    this.#flush(conn, now);
   }
 
   pollSegment(): TcpSegment | undefined {
@@ -400,7 +411,7 @@ export class DnsTcpServer {
       conn.receiveBuffer = conn.receiveBuffer.subarray(2 + length);
       conn.pendingQueries++;
       this.#stats.queries++;
-      this.#queries.push({ connection: conn.id, message });
+      this.#queries.push({ connection: conn.id, local: conn.local, message });
     }
   }
 
