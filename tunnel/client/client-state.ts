@@ -371,7 +371,11 @@ export class ClientState {
       const parsed = parseQuery(pending.query);
       if (!parsed.ok) continue;
       this.#counters.dnsUpstreamFailures++;
-      this.#sendDnsReply(pending.reply, answerRcode(parsed.value, Rcode.SERVFAIL, { transport: pending.reply.transport }), now);
+      this.#sendDnsReply(
+        pending.reply,
+        answerRcode(parsed.value, Rcode.SERVFAIL, { transport: pending.reply.transport }),
+        now,
+      );
     }
     this.#settle(now);
   }
@@ -567,7 +571,12 @@ export class ClientState {
       return;
     }
     const query = parsed.value;
-    const decision = resolveLocally(query, reply.transport, { resources: this.#resources, allocator: this.#allocator }, now);
+    const decision = resolveLocally(
+      query,
+      reply.transport,
+      { resources: this.#resources, allocator: this.#allocator },
+      now,
+    );
     const log = (action: StubAction, resourceId?: string) =>
       this.#emit({
         type: 'dns_query',
@@ -612,7 +621,11 @@ export class ClientState {
       this.#noteMappingResource(mapping, resource.id, decision.created === true);
       const binding = this.#bindings.get(resource.id);
       if (binding !== undefined && this.#gateways.has(binding.gatewayId)) {
-        this.#nat.handleQueryForDomain(this.#natKey(binding.gatewayId, mapping), this.#proxyIps(mapping, resource), now);
+        this.#nat.handleQueryForDomain(
+          this.#natKey(binding.gatewayId, mapping),
+          this.#proxyIps(mapping, resource),
+          now,
+        );
       } else {
         this.#nat.handleAnyQuery(now);
       }
@@ -649,8 +662,7 @@ export class ClientState {
       this.#routeToResource(resource, mapping, p, packet, now);
       return;
     }
-    const destination: IpAddress =
-      p.version === 4 ? readIpv4(p.buffer, p.dstOffset) : readIpv6(p.buffer, p.dstOffset);
+    const destination: IpAddress = p.version === 4 ? readIpv4(p.buffer, p.dstOffset) : readIpv6(p.buffer, p.dstOffset);
     if (this.#allocator.inRanges(destination)) {
       this.#drop('mapped_ip_unassigned');
       this.#icmp(p, 'host-unreachable');
@@ -761,7 +773,11 @@ export class ClientState {
     const byDomain = new Map<DomainMapping, Uint8Array[]>();
     for (const packet of packets) {
       if (this.#scratch.parse(packet) !== undefined) continue;
-      const mapping = this.#allocator.mappingAt(this.#scratch.buffer, this.#scratch.dstOffset, this.#scratch.addressLength);
+      const mapping = this.#allocator.mappingAt(
+        this.#scratch.buffer,
+        this.#scratch.dstOffset,
+        this.#scratch.addressLength,
+      );
       if (mapping === undefined || mapping.resourceId !== resource.id) continue;
       let list = byDomain.get(mapping);
       if (list === undefined) byDomain.set(mapping, (list = []));
@@ -769,7 +785,12 @@ export class ClientState {
     }
     for (const mapping of this.#allocator.mappings()) {
       if (mapping.resourceId !== resource.id) continue;
-      this.#nat.ensure(this.#natKey(gateway.info.id, mapping), this.#proxyIps(mapping, resource), now, byDomain.get(mapping));
+      this.#nat.ensure(
+        this.#natKey(gateway.info.id, mapping),
+        this.#proxyIps(mapping, resource),
+        now,
+        byDomain.get(mapping),
+      );
     }
   }
 
@@ -937,7 +958,7 @@ export class ClientState {
    * are updated once (not once per domain).
    */
   #settle(now: number): void {
-    for (let progressed = true; progressed; ) {
+    for (let progressed = true; progressed;) {
       progressed = false;
       for (let send = this.#nat.pollSend(); send; send = this.#nat.pollSend()) {
         progressed = true;
@@ -1010,7 +1031,10 @@ export class ClientState {
         ipv6: cidr(message.mappedRanges.ipv6) as Ipv6Cidr,
       };
       const current = this.#allocator.ranges;
-      if (formatCidr(ranges.ipv4) !== formatCidr(current.ipv4) || formatCidr(ranges.ipv6) !== formatCidr(current.ipv6)) {
+      if (
+        formatCidr(ranges.ipv4) !== formatCidr(current.ipv4) ||
+        formatCidr(ranges.ipv6) !== formatCidr(current.ipv6)
+      ) {
         // Other ranges: the old mappings cannot be kept (they would not be routed). Tunnels keep their NAT keyed by
         // domain, so drop it too; applications resolve again.
         this.#nat.clear();
@@ -1234,7 +1258,7 @@ function tcpSegmentOf(p: Packet, packet: Uint8Array): TcpSegment {
 function readMssOption(p: Packet): number | undefined {
   const buf = p.buffer;
   const end = p.transportOffset + p.tcpHeaderLength;
-  for (let i = p.transportOffset + 20; i < end; ) {
+  for (let i = p.transportOffset + 20; i < end;) {
     const kind = buf[i]!;
     if (kind === 0) return undefined;
     if (kind === 1) {

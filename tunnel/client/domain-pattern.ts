@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { normalizeName } from '../dns/index.js';
 
 /**
  * Domain patterns of DNS resources and block rules, and the table that finds the most specific pattern for a name.
@@ -7,9 +8,10 @@ import { domainToASCII } from 'node:url';
  * - `app.corp.test` — exactly that name;
  * - `*.corp.test` — any name below `corp.test` at any depth, and `corp.test` itself (like Firezone);
  * - `?.corp.test` — exactly one label below `corp.test` (not the apex, not deeper).
- * Wildcards are only allowed as the whole first label; `*.*`, `a.*.b`, `foo*.b` are invalid. Names compare
- * case-insensitively (ASCII only, as DNS does), a trailing dot is ignored, Unicode labels of a pattern are converted
- * to punycode so `bücher.test` matches queries for `xn--bcher-kva.test`.
+ * Wildcards are only allowed as the whole first label; `*.*`, `a.*.b`, `foo*.b` are invalid. Names are compared in
+ * tunnel/dns's normal form (ASCII lower case, no trailing dot; names from the wire escape odd bytes, so they never
+ * collide with a pattern); Unicode labels of a pattern are converted to punycode first, so `bücher.test` matches
+ * queries for `xn--bcher-kva.test`.
  *
  * Most specific wins: the pattern whose literal suffix is longest wins; for the same suffix an exact name beats `?.`,
  * which beats `*.`. Matching a name walks its suffixes from the longest, so it costs O(labels) map look-ups
@@ -21,40 +23,14 @@ export type DomainPattern =
 
 export type PatternError = { error: 'invalid_pattern'; pattern: string; reason: string };
 
-/** The longest name DNS can carry, in presentation form without the trailing dot. */
-export const MAX_NAME_LENGTH = 253;
-const MAX_LABEL_LENGTH = 63;
-
-/**
- * Lower-cases ASCII letters and drops one trailing dot; `undefined` when the name cannot be a DNS name (empty label,
- * label over 63 bytes, name over 253 bytes) or holds spaces or control characters (never a host name, so it
- * matches no resource and is forwarded as it is). Non-ASCII bytes are left as they are: a query carries punycode.
- */
-export function normalizeName(name: string): string | undefined {
-  const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
-  if (/[\x00-\x20\x7f]/.test(trimmed)) return undefined;
-  // DNS compares ASCII letters case-insensitively and nothing else, so non-ASCII characters keep their case.
-  const ascii = isAscii(trimmed);
-  const lower = ascii ? trimmed.toLowerCase() : trimmed.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
-  const bytes = ascii ? lower.length : Buffer.byteLength(lower);
-  if (bytes === 0 || bytes > MAX_NAME_LENGTH) return undefined;
-  let labelStart = 0;
-  for (let i = 0; i <= lower.length; i++) {
-    if (i === lower.length || lower.charCodeAt(i) === 0x2e) {
-      const length = ascii ? i - labelStart : Buffer.byteLength(lower.slice(labelStart, i));
-      if (length === 0 || length > MAX_LABEL_LENGTH) return undefined;
-      labelStart = i + 1;
-    }
-  }
-  return lower;
-}
-
 export function parseDomainPattern(pattern: string): DomainPattern | PatternError {
   const fail = (reason: string): PatternError => ({ error: 'invalid_pattern', pattern, reason });
   const ascii = toAsciiLabels(pattern);
   if (ascii === undefined) return fail('not a valid internationalised name');
-  const normalized = normalizeName(ascii);
-  if (normalized === undefined) return fail('empty label, label over 63 bytes or name over 253 bytes');
+  const normal = normalizeName(ascii);
+  if (!normal.ok) return fail(normal.error.message);
+  const normalized = normal.value;
+  if (normalized === '.') return fail('the root is not a resource');
   const firstDot = normalized.indexOf('.');
   const first = firstDot === -1 ? normalized : normalized.slice(0, firstDot);
   const rest = firstDot === -1 ? '' : normalized.slice(firstDot + 1);
@@ -80,8 +56,9 @@ export function formatDomainPattern(pattern: DomainPattern): string {
 }
 
 export function matchesPattern(pattern: DomainPattern, name: string): boolean {
-  const normalized = normalizeName(name);
-  if (normalized === undefined) return false;
+  const normal = normalizeName(name);
+  if (!normal.ok) return false;
+  const normalized = normal.value;
   switch (pattern.kind) {
     case 'exact':
       return normalized === pattern.name;
@@ -130,12 +107,11 @@ export class DomainPatternTable<T> {
 
   /** The value of the most specific pattern matching `name`, or `undefined` (also for names that are not valid). */
   match(name: string): T | undefined {
-    const normalized = normalizeName(name);
-    if (normalized === undefined) return undefined;
-    return this.matchNormalized(normalized);
+    const normal = normalizeName(name);
+    return normal.ok ? this.matchNormalized(normal.value) : undefined;
   }
 
-  /** `match` for a name already passed through `normalizeName` (the stub resolver normalises once per query). */
+  /** `match` for a name in normal form (a parsed query's question name is). */
   matchNormalized(name: string): T | undefined {
     const exact = this.#exact.get(name) ?? this.#anyDepth.get(name);
     if (exact !== undefined) return exact;

@@ -12,13 +12,7 @@ export {
   type UpstreamResult,
 } from './client-state.js';
 export type { NatState } from './dns-resource-nat.js';
-export type {
-  ClientEvent,
-  GatewayView,
-  MappingView,
-  ResourceStatus,
-  SentinelView,
-} from './events.js';
+export type { ClientEvent, GatewayView, MappingView, ResourceStatus, SentinelView } from './events.js';
 export type { StubAction } from './stub-resolver.js';
 export {
   DomainPatternTable,

@@ -49,8 +49,7 @@ export interface DomainMapping {
 }
 
 export type AssignResult =
-  | { ok: true; mapping: DomainMapping; created: boolean }
-  | { ok: false; error: 'exhausted'; message: string };
+  { ok: true; mapping: DomainMapping; created: boolean } | { ok: false; error: 'exhausted'; message: string };
 
 export interface MappedIpAllocatorOptions {
   /** Ranges inside the mapped ranges that must never be handed out (the DNS sentinels). */

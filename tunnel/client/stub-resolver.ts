@@ -29,15 +29,7 @@ export const BLOCK_RULE_TTL = 60;
 export const DOH_CANARY = 'use-application-dns.net';
 
 export type StubAction =
-  | 'canary'
-  | 'blocked'
-  | 'mapped'
-  | 'nodata'
-  | 'ptr'
-  | 'exhausted'
-  | 'forwarded'
-  | 'malformed'
-  | 'upstream_failed';
+  'canary' | 'blocked' | 'mapped' | 'nodata' | 'ptr' | 'exhausted' | 'forwarded' | 'malformed' | 'upstream_failed';
 
 export type StubDecision =
   | {
@@ -119,7 +111,12 @@ export function resolveLocally(
       if (mapping === undefined) {
         return { kind: 'answer', action: 'ptr', response: answerRcode(query, Rcode.NXDOMAIN, options) };
       }
-      return { kind: 'answer', action: 'ptr', mapping, response: answerPtr(query, mapping.domain, MAPPED_TTL, options) };
+      return {
+        kind: 'answer',
+        action: 'ptr',
+        mapping,
+        response: answerPtr(query, mapping.domain, MAPPED_TTL, options),
+      };
     }
   }
   return { kind: 'forward' };

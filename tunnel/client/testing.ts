@@ -281,7 +281,12 @@ export class Simulation {
     this.latencyMs = options.latencyMs ?? 5;
     this.gateways = (
       options.gateways ?? [
-        { id: 'gw-a', siteId: 'site-a', host: '203.0.113.1', tunnel: { ipv4: '100.64.0.101', ipv6: 'fd00:2021:1111::101' } },
+        {
+          id: 'gw-a',
+          siteId: 'site-a',
+          host: '203.0.113.1',
+          tunnel: { ipv4: '100.64.0.101', ipv6: 'fd00:2021:1111::101' },
+        },
       ]
     ).map((g) => new ScriptedGateway(g));
     this.portal = new ScriptedPortal(options.resources, this.gateways);
@@ -493,7 +498,11 @@ export class Simulation {
   }
 
   #nextInstant(): number | undefined {
-    const candidates = [this.#queue[0]?.at, this.client.pollTimeout(), ...this.gateways.map((g) => g.device.pollTimeout())];
+    const candidates = [
+      this.#queue[0]?.at,
+      this.client.pollTimeout(),
+      ...this.gateways.map((g) => g.device.pollTimeout()),
+    ];
     let earliest: number | undefined;
     for (const at of candidates) if (at !== undefined && (earliest === undefined || at < earliest)) earliest = at;
     return earliest;
@@ -505,6 +514,8 @@ export function answerEverything(query: UpstreamQuery): UpstreamResult {
   const parsed = parseQuery(query.payload);
   if (!parsed.ok) return { error: 'unparseable' };
   const records =
-    parsed.value.question.type === DnsType.A ? [{ kind: 'address' as const, address: ip(UPSTREAM_ANSWER), ttl: 300 }] : [];
+    parsed.value.question.type === DnsType.A
+      ? [{ kind: 'address' as const, address: ip(UPSTREAM_ANSWER), ttl: 300 }]
+      : [];
   return buildResponse(parsed.value, Rcode.NOERROR, records, { transport: query.transport });
 }
