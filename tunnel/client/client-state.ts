@@ -1,4 +1,14 @@
-import { answerRcode, parseQuery, Rcode, setMessageId } from '../dns/index.js';
+import {
+  answerNoData,
+  answerRcode,
+  inspectResponse,
+  maxResponseSize,
+  parseQuery,
+  Rcode,
+  sameQuestion,
+  setMessageId,
+  type DnsQuery,
+} from '../dns/index.js';
 import { buildIcmpError, buildTcp, buildUdp, IpProtocol, Packet, type IcmpErrorKind } from '../packet/index.js';
 import { Device, type DeviceEvent, type Endpoint, type Rng, type TimerConfig } from '../wireguard/index.js';
 import {
@@ -53,7 +63,7 @@ import { UpstreamQueries, type ReplyPath, type Transport } from './upstream-quer
  * the same mapped IPs: the application never has to ask DNS again.
  *
  * Memory is bounded whatever the input: mapped domains by `maxMappedDomains` (~250 bytes each), NAT entries by
- * domains × gateways, buffered packets by `limits.bufferedBytes` in total (128 per resource, 32 per pending NAT),
+ * domains × gateways, buffered packets by `limits.bufferedBytes` in total (128 per resource, 128 per pending NAT),
  * forwarded queries by `limits.pendingUpstreamQueries`, TCP connections by `limits.tcpConnections` (64 KiB each),
  * queued events and TUN packets by `limits.queuedEvents`/`queuedTunPackets` (oldest dropped, counted).
  */
@@ -61,7 +71,7 @@ import { UpstreamQueries, type ReplyPath, type Transport } from './upstream-quer
 export interface ClientLimits {
   /** Packets buffered per resource while its tunnel is set up (oldest dropped). */
   flowBufferPackets: number;
-  /** Packets buffered per domain while its NAT is Pending. */
+  /** Packets buffered per domain while its NAT is Pending (the first packets move there from the resource's flow). */
   natBufferPackets: number;
   /** Bytes of buffered packets in total. */
   bufferedBytes: number;
@@ -78,7 +88,7 @@ export interface ClientLimits {
 
 export const DEFAULT_LIMITS: ClientLimits = {
   flowBufferPackets: 128,
-  natBufferPackets: 32,
+  natBufferPackets: 128,
   bufferedBytes: 4 * 1024 * 1024,
   pendingUpstreamQueries: 1024,
   upstreamTimeoutMs: { udp: 4000, tcp: 10_000 },
@@ -342,13 +352,18 @@ export class ClientState {
     const parsed = parseQuery(pending.query);
     if (!parsed.ok) return; // cannot happen: it parsed when it was forwarded
     const query = parsed.value;
+    const transport = pending.reply.transport;
+    // Relay only an answer to the question asked (a confused or spoofing upstream gets the application SERVFAIL).
+    const info = result instanceof Uint8Array ? inspectResponse(result) : undefined;
     let response: Uint8Array;
-    if (result instanceof Uint8Array && isResponse(result)) {
-      response = result.slice();
+    if (info?.ok && info.value.question !== undefined && sameQuestion(info.value.question, query.question)) {
+      response = (result as Uint8Array).slice();
       setMessageId(response, query.id);
+      // Upstreams honour the query's EDNS size; one that does not gets the application to retry over TCP.
+      if (transport === 'udp' && response.length > maxResponseSize(query, 'udp')) response = truncatedReply(query);
     } else {
       this.#counters.dnsUpstreamFailures++;
-      response = answerRcode(query, Rcode.SERVFAIL, { transport: pending.reply.transport });
+      response = answerRcode(query, Rcode.SERVFAIL, { transport });
     }
     this.#sendDnsReply(pending.reply, response, now);
     this.#settle(now);
@@ -1211,8 +1226,11 @@ function materiallyChanged(before: Resource, after: Resource): boolean {
   return before.type === 'dns' && after.type === 'dns' && before.ipStack !== after.ipStack;
 }
 
-function isResponse(message: Uint8Array): boolean {
-  return message.length >= 12 && (message[2]! & 0x80) !== 0;
+/** An empty answer with TC set: "ask again over TCP". */
+function truncatedReply(query: DnsQuery): Uint8Array {
+  const reply = answerNoData(query, { transport: 'udp', authoritative: false });
+  reply[2] = reply[2]! | 0x02;
+  return reply;
 }
 
 /** REFUSED echoing only the header of a query we cannot forward (its sentinel is gone). */

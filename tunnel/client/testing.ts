@@ -208,7 +208,7 @@ export class ScriptedPortal {
     readonly gateways: ScriptedGateway[],
   ) {}
 
-  init(): PortalToClient {
+  init(): Extract<PortalToClient, { type: 'init' }> {
     return {
       type: 'init',
       device: { id: 'device-1', tunnel: CLIENT_TUNNEL },
