@@ -1,3 +1,5 @@
+import { DnsTcpReassembler, frameTcpMessage, MAX_TCP_MESSAGE } from '../dns/index.js';
+
 /**
  * DNS over TCP on the sentinel addresses, as a minimal sans-IO TCP responder (RFC 793/9293, RFC 7766).
  *
@@ -14,7 +16,8 @@
  *   piggyback when they are ready), so a peer's delayed ACKs never stall us.
  * - Sending respects the peer's window; unacknowledged data is retransmitted go-back-N on a retransmission timer
  *   (1 s, doubling, at most 6 times, then the connection is reset). A zero window is probed by the same timer.
- * - Messages are framed by a 2-byte length (RFC 1035 4.2.2); pipelined queries are answered as their answers come.
+ * - Messages are framed by a 2-byte length (RFC 1035 4.2.2, tunnel/dns's reassembler); pipelined queries are
+ *   answered as their answers come.
  * - Either side may close: the peer's FIN is ACKed and, once every outstanding query is answered and the data
  *   acknowledged, we send ours; an idle connection is closed by us after `idleTimeoutMs`. RST aborts.
  *
@@ -103,7 +106,8 @@ interface Connection {
   peerWindow: number;
   segmentSize: number;
   rcvNxt: number;
-  receiveBuffer: Uint8Array;
+  /** In-order bytes received, cut into DNS messages. Its size is what our window withholds. */
+  receiveBuffer: DnsTcpReassembler;
   pendingQueries: number;
   retransmitAt: number;
   rto: number;
@@ -164,12 +168,8 @@ export class DnsTcpServer {
     if (conn === undefined) return false;
     conn.pendingQueries = Math.max(0, conn.pendingQueries - 1);
     // After our FIN nothing more may be sent (we closed because the answer took too long).
-    if (conn.finQueued || message.length > 0xffff) return false;
-    const framed = new Uint8Array(2 + message.length);
-    framed[0] = message.length >> 8;
-    framed[1] = message.length & 0xff;
-    framed.set(message, 2);
-    conn.sendBuffer = concat(conn.sendBuffer, framed);
+    if (conn.finQueued || message.length > MAX_TCP_MESSAGE) return false;
+    conn.sendBuffer = concat(conn.sendBuffer, frameTcpMessage(message));
     this.#stats.responses++;
     // Answering may let messages waiting in the receive buffer through.
     this.#extractQueries(conn);
@@ -252,7 +252,7 @@ export class DnsTcpServer {
       segmentSize: Math.max(1, Math.min(ourMss, peerMss)),
       // Data on a SYN (TCP Fast Open) is not accepted: we ACK only the SYN and the peer sends it again.
       rcvNxt: add(segment.seq, 1),
-      receiveBuffer: new Uint8Array(0),
+      receiveBuffer: new DnsTcpReassembler(),
       pendingQueries: 0,
       retransmitAt: now + INITIAL_RTO_MS,
       rto: INITIAL_RTO_MS,
@@ -349,10 +349,11 @@ export class DnsTcpServer {
       return;
     }
     conn.idleAt = now + this.#idleTimeoutMs;
-    const room = RECEIVE_WINDOW - conn.receiveBuffer.length;
+    const room = RECEIVE_WINDOW - conn.receiveBuffer.bufferedBytes;
     const accepted = payload.subarray(0, room);
     if (accepted.length > 0) {
-      conn.receiveBuffer = concat(conn.receiveBuffer, accepted);
+      // The reassembler keeps views of what it is given: give it bytes of its own.
+      conn.receiveBuffer.push(accepted.slice());
       conn.rcvNxt = add(conn.rcvNxt, accepted.length);
       conn.needsAck = true;
     }
@@ -404,11 +405,9 @@ export class DnsTcpServer {
   }
 
   #extractQueries(conn: Connection): void {
-    while (conn.pendingQueries < this.#maxPendingQueries && conn.receiveBuffer.length >= 2) {
-      const length = (conn.receiveBuffer[0]! << 8) | conn.receiveBuffer[1]!;
-      if (conn.receiveBuffer.length < 2 + length) break;
-      const message = conn.receiveBuffer.slice(2, 2 + length);
-      conn.receiveBuffer = conn.receiveBuffer.subarray(2 + length);
+    while (conn.pendingQueries < this.#maxPendingQueries) {
+      const message = conn.receiveBuffer.pollMessage();
+      if (message === undefined) break;
       conn.pendingQueries++;
       this.#stats.queries++;
       this.#queries.push({ connection: conn.id, local: conn.local, message });
@@ -422,12 +421,8 @@ export class DnsTcpServer {
       conn.needsAck = false;
       return;
     }
-    if (
-      conn.state === 'close_wait' &&
-      conn.pendingQueries === 0 &&
-      !hasCompleteMessage(conn.receiveBuffer) &&
-      !conn.finQueued
-    ) {
+    // With no query in flight every complete message has been taken out: what remains is an unfinished one.
+    if (conn.state === 'close_wait' && conn.pendingQueries === 0 && !conn.finQueued) {
       conn.finQueued = true;
       conn.state = 'last_ack';
     }
@@ -549,7 +544,7 @@ export class DnsTcpServer {
       seq,
       ack: conn.rcvNxt,
       flags,
-      window: RECEIVE_WINDOW - conn.receiveBuffer.length,
+      window: RECEIVE_WINDOW - conn.receiveBuffer.bufferedBytes,
       payload: payload.slice(),
     });
   }
@@ -584,10 +579,6 @@ function connectionKey(local: TcpAddress, remote: TcpAddress): string {
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-function hasCompleteMessage(buffer: Uint8Array): boolean {
-  return buffer.length >= 2 && buffer.length >= 2 + ((buffer[0]! << 8) | buffer[1]!);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

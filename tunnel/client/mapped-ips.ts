@@ -1,8 +1,10 @@
 import {
   cidrContains,
+  cidrsOverlap,
   cidrSize,
   formatCidr,
-  ipAdd,
+  ipv4,
+  ipv6,
   readIpv4,
   type Cidr,
   type IpAddress,
@@ -61,7 +63,8 @@ export class MappedIpAllocator {
   readonly #byDomain = new Map<string, DomainMapping>();
   /** Block number → mapping; holes for skipped blocks. */
   readonly #byBlock: (DomainMapping | undefined)[] = [];
-  readonly #reserved: readonly Cidr[];
+  /** Inclusive block intervals that touch a reserved range in either family. */
+  readonly #reservedBlocks: [number, number][] = [];
   readonly #maxDomains: number;
   /** Blocks beyond the last usable one (the last block of the smaller range is kept free). */
   readonly #blockLimit: number;
@@ -77,7 +80,6 @@ export class MappedIpAllocator {
     readonly ranges: MappedRanges,
     options: MappedIpAllocatorOptions = {},
   ) {
-    this.#reserved = options.reserved ?? [];
     this.#maxDomains = options.maxDomains ?? DEFAULT_MAX_DOMAINS;
     // Sizes above 2³¹ cannot be used anyway (the cap is far below); clamp so the hot path stays in small integers.
     this.#size4 = Number(bigMin(cidrSize(ranges.ipv4), 1n << 31n));
@@ -88,6 +90,17 @@ export class MappedIpAllocator {
     this.#base6High = new Uint8Array(12);
     for (let i = 0; i < 12; i++) this.#base6High[i] = Number((base6 >> BigInt(8 * (15 - i))) & 0xffn);
     this.#base6Low = Number(base6 & 0xffff_ffffn);
+    for (const reserved of options.reserved ?? []) {
+      const range = reserved.family === 4 ? ranges.ipv4 : ranges.ipv6;
+      if (!cidrsOverlap(range, reserved)) continue;
+      const first = bigMax(BigInt(reserved.network) - BigInt(range.network), 0n);
+      const last = bigMin(
+        BigInt(reserved.network) + cidrSize(reserved) - 1n - BigInt(range.network),
+        cidrSize(range) - 1n,
+      );
+      const perBlock = BigInt(ADDRESSES_PER_FAMILY);
+      this.#reservedBlocks.push([Number(first / perBlock), Number(bigMin(last / perBlock, 1n << 40n))]);
+    }
   }
 
   get size(): number {
@@ -128,8 +141,12 @@ export class MappedIpAllocator {
     const mapping: DomainMapping = {
       domain,
       block,
-      ipv4: this.#addresses(this.ranges.ipv4, block) as Ipv4[],
-      ipv6: this.#addresses(this.ranges.ipv6, block) as Ipv6[],
+      ipv4: Array.from({ length: ADDRESSES_PER_FAMILY }, (_, i) =>
+        ipv4(this.#base4 + block * ADDRESSES_PER_FAMILY + i),
+      ),
+      ipv6: Array.from({ length: ADDRESSES_PER_FAMILY }, (_, i) =>
+        ipv6(BigInt(this.ranges.ipv6.network) + BigInt(block * ADDRESSES_PER_FAMILY + i)),
+      ),
       resourceId: undefined,
       lastUsedAt: now,
     };
@@ -173,21 +190,15 @@ export class MappedIpAllocator {
     return this.#byBlock[Math.floor(offset / ADDRESSES_PER_FAMILY)];
   }
 
-  #addresses(range: Cidr, block: number): IpAddress[] {
-    const first = ipAdd(range.network, block * ADDRESSES_PER_FAMILY);
-    return Array.from({ length: ADDRESSES_PER_FAMILY }, (_, i) => ipAdd(first, i));
-  }
-
   #isReserved(block: number): boolean {
-    for (const range of [this.ranges.ipv4, this.ranges.ipv6]) {
-      for (const address of this.#addresses(range, block)) {
-        if (this.#reserved.some((reserved) => cidrContains(reserved, address))) return true;
-      }
-    }
-    return false;
+    return this.#reservedBlocks.some(([first, last]) => block >= first && block <= last);
   }
 }
 
 function bigMin(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
+}
+
+function bigMax(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
 }

@@ -53,7 +53,11 @@ export class ScriptedGateway {
   random: () => number;
   /** Domain → mapped IPs the NAT knows (set up by an active answer). */
   nat = new Map<string, Set<string>>();
+  /** Mapped IP → domain, for the data path. */
+  readonly #natByIp = new Map<string, string>();
   assignedIpsReceived = 0;
+  /** `assigned_ips` received per domain (lost ones included). */
+  readonly assignedIpsByDomain = new Map<string, number>();
   statusesSent = 0;
   /** Data packets that reached "the service" (NATed), and those dropped because no NAT existed for them. */
   delivered: Uint8Array[] = [];
@@ -95,6 +99,7 @@ export class ScriptedGateway {
   restart(): void {
     this.device = new Device({ privateKey: this.privateKey, rng: seededRng(`${this.options.id}/restart`) });
     this.nat.clear();
+    this.#natByIp.clear();
     this.#clientKey = undefined;
   }
 
@@ -124,7 +129,7 @@ export class ScriptedGateway {
     }
     const destination = formatIp(p.version === 4 ? readIpv4(p.buffer, p.dstOffset) : readIpv6(p.buffer, p.dstOffset));
     const mapped = destination.startsWith('100.96.') || destination.startsWith('fd00:2021:1111:8000:');
-    if (mapped && ![...this.nat.values()].some((ips) => ips.has(destination))) {
+    if (mapped && !this.nat.get(this.#natByIp.get(destination) ?? '')?.has(destination)) {
       this.blackholed++;
       return;
     }
@@ -135,12 +140,17 @@ export class ScriptedGateway {
   #handleControl(payload: Uint8Array, replyPort: number, now: number): void {
     const decoded = decodeClientToGateway(payload);
     if (!decoded.ok) return;
-    this.assignedIpsReceived++;
-    if (this.random() < this.controlLoss) return;
     const { domain, resourceId, proxyIps } = decoded.value;
+    this.assignedIpsReceived++;
+    this.assignedIpsByDomain.set(domain, (this.assignedIpsByDomain.get(domain) ?? 0) + 1);
+    if (this.random() < this.controlLoss) return;
     const active = !this.noRecords.has(domain);
-    if (active) this.nat.set(domain, new Set(proxyIps));
-    else this.nat.delete(domain);
+    if (active) {
+      this.nat.set(domain, new Set(proxyIps));
+      for (const proxyIp of proxyIps) this.#natByIp.set(proxyIp, domain);
+    } else {
+      this.nat.delete(domain);
+    }
     if (this.random() < this.controlLoss) return;
     this.statusesSent++;
     this.#toClient(
