@@ -303,7 +303,7 @@ export class ClientState {
   handlePortalMessage(message: PortalToClient, now: number): void {
     switch (message.type) {
       case 'init':
-        this.#handleInit(message, now);
+        this.#handleInit(message);
         break;
       case 'resource_created_or_updated': {
         const previous = this.#resources.upsert(message.resource);
@@ -1034,7 +1034,7 @@ export class ClientState {
 
   // ---- portal state ---------------------------------------------------------------------------------------------
 
-  #handleInit(message: PortalToClient & { type: 'init' }, now: number): void {
+  #handleInit(message: PortalToClient & { type: 'init' }): void {
     this.#self = {
       deviceId: message.device.id,
       tunnelV4: ipToBytes(ip(message.device.tunnel.ipv4)),

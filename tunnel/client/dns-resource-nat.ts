@@ -33,13 +33,6 @@ export interface NatKey {
   resourceId: string;
 }
 
-export interface NatEntryView extends NatKey {
-  state: NatState;
-  /** When `assigned_ips` was last sent (clock of `now`). */
-  lastSentAt: number;
-  bufferedPackets: number;
-}
-
 export type NatEvent = { type: 'nat_state_changed'; key: NatKey; state: NatState | 'removed' };
 
 export interface NatSend {
@@ -158,15 +151,6 @@ export class DnsResourceNat {
     return this.#entries.get(keyOf(key))?.state;
   }
 
-  /** Entries of one domain (one per gateway and resource). */
-  entriesForDomain(domain: string): NatEntryView[] {
-    return [...(this.#byDomain.get(domain) ?? [])].map(view);
-  }
-
-  entries(): NatEntryView[] {
-    return [...this.#entries.values()].map(view);
-  }
-
   /** The tunnel to a gateway died or the gateway is gone: its NAT state is gone with it. */
   removeGateway(gatewayId: string): void {
     this.#removeWhere((entry) => entry.gatewayId === gatewayId);
@@ -282,17 +266,6 @@ export class DnsResourceNat {
 }
 
 function keyOf(key: NatKey): string {
-  // Newline cannot occur in a normalised domain, a resource id from the portal or a gateway id.
+  // A domain in normal form has no newline (odd bytes are escaped); the ids are the portal's own (UUID-like).
   return `${key.gatewayId}\n${key.resourceId}\n${key.domain}`;
-}
-
-function view(entry: Entry): NatEntryView {
-  return {
-    gatewayId: entry.gatewayId,
-    domain: entry.domain,
-    resourceId: entry.resourceId,
-    state: entry.state,
-    lastSentAt: entry.lastSentAt,
-    bufferedPackets: entry.buffer?.length ?? 0,
-  };
 }

@@ -48,16 +48,6 @@ export class PendingFlows {
     return this.#dropped;
   }
 
-  /** Resources waiting for an authorization. */
-  resources(): string[] {
-    return [...this.#flows.keys()].filter((id) => !this.#flows.get(id)!.refused);
-  }
-
-  isWaiting(resourceId: string): boolean {
-    const flow = this.#flows.get(resourceId);
-    return flow !== undefined && !flow.refused;
-  }
-
   handlePacket(resourceId: string, packet: Uint8Array, now: number): FlowVerdict {
     let flow = this.#flows.get(resourceId);
     if (flow === undefined) {

@@ -1,4 +1,4 @@
-import { cidrContains, formatCidr, makeCidr, parseCidr, type Cidr, type IpAddress } from '../../protocol/ip.js';
+import { formatCidr, makeCidr, parseCidr, type Cidr, type IpAddress } from '../../protocol/ip.js';
 import type { BlockRule, CidrResource, DnsResource, Resource } from '../../protocol/resources.js';
 import { DomainPatternTable, formatDomainPattern, parseDomainPattern } from './domain-pattern.js';
 
@@ -123,11 +123,6 @@ export class ResourceTable {
 
   matchBlockRule(name: string): BlockRule | undefined {
     return this.#blocks.matchNormalized(name);
-  }
-
-  /** Whether `address` lies in any CIDR resource (for routes that must not shadow each other). */
-  containsAddress(address: IpAddress): boolean {
-    return this.ranges().some((range) => cidrContains(range, address));
   }
 
   #rebuild(): void {
