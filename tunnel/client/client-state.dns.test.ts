@@ -171,6 +171,35 @@ describe('ClientState stub resolver', () => {
     expect(sim.client.sentinels()).toEqual([{ sentinel: '100.100.111.1', upstream: HOST_RESOLVER }]);
   });
 
+  it("takes the portal's mapped ranges; other ranges drop the old mappings", () => {
+    const sim = signedIn();
+    expect(addressesOf(sim.resolve('app.corp.test'))[0]).toBe('100.96.0.4');
+    const config = {
+      type: 'config_changed' as const,
+      upstreamResolvers: [],
+      blockRules: [],
+      mappedRanges: { ipv4: '10.200.0.0/16', ipv6: 'fd99::/64' },
+    };
+    sim.client.handlePortalMessage(config, sim.now);
+    sim.client.handlePortalMessage(config, sim.now);
+    sim.pump();
+    expect(sim.eventsOf('mappings_cleared')).toEqual([
+      { type: 'mappings_cleared', ranges: ['10.200.0.0/16', 'fd99::/64'] },
+    ]);
+    expect(sim.eventsOf('routes_changed').at(-1)!.routes).toEqual([
+      '10.200.0.0/16',
+      '100.100.111.0/24',
+      'fd00:2021:1111:8000:100:100:111:0/120',
+      'fd99::/64',
+    ]);
+    expect(sim.client.mappings()).toEqual([]);
+    expect(addressesOf(sim.resolve('app.corp.test'))).toEqual(['10.200.0.4', '10.200.0.5', '10.200.0.6', '10.200.0.7']);
+    expect(addressesOf(sim.resolve('app.corp.test', DnsType.AAAA))[0]).toBe('fd99::4');
+    // Absent ranges mean the defaults again.
+    sim.client.handlePortalMessage({ ...config, mappedRanges: undefined }, sim.now);
+    expect(addressesOf(sim.resolve('app.corp.test'))[0]).toBe('100.96.0.4');
+  });
+
   it('answers malformed queries with FORMERR or drops them, and never throws on random bytes', () => {
     const sim = signedIn();
     const twoQuestions = new Uint8Array([

@@ -20,6 +20,7 @@ import {
   formatIp,
   ip,
   ipToBytes,
+  parseCidr,
   readIpv4,
   readIpv6,
   SENTINEL_IPV4_RANGE,
@@ -32,6 +33,7 @@ import type {
   AuthorizationCreated,
   ClientToPortal,
   GatewayInfo,
+  MappedRanges,
   PortalToClient,
 } from '../../protocol/portal-client.js';
 import type { DnsResource, Resource } from '../../protocol/resources.js';
@@ -190,6 +192,7 @@ export class ClientState {
   readonly #options: ClientStateOptions;
   readonly #device: Device;
   readonly #resources = new ResourceTable();
+  readonly #defaultRanges: { ipv4: Ipv4Cidr; ipv6: Ipv6Cidr };
   #allocator: MappedIpAllocator;
   #sentinels: Sentinels;
   readonly #budget: PacketBudget;
@@ -240,10 +243,11 @@ export class ClientState {
       mtu,
       ...(options.wireguardTimers ? { timers: options.wireguardTimers } : {}),
     });
-    const ranges = options.mappedRanges
+    // The options come from the daemon's own configuration: a bad range is a startup error, so `cidr` may throw.
+    this.#defaultRanges = options.mappedRanges
       ? { ipv4: cidr(options.mappedRanges.ipv4) as Ipv4Cidr, ipv6: cidr(options.mappedRanges.ipv6) as Ipv6Cidr }
       : { ipv4: DEFAULT_MAPPED_IPV4_RANGE, ipv6: DEFAULT_MAPPED_IPV6_RANGE };
-    this.#allocator = this.#newAllocator(ranges);
+    this.#allocator = this.#newAllocator(this.#defaultRanges);
     this.#sentinels = this.#newSentinels();
     this.#budget = new PacketBudget(this.#limits.bufferedBytes);
     const dedupeKey = (packet: Uint8Array) => this.#synKey(packet);
@@ -315,8 +319,10 @@ export class ClientState {
         break;
       case 'config_changed':
         this.#resources.setBlockRules(message.blockRules);
+        this.#applyMappedRanges(message.mappedRanges);
         this.#portalResolvers = [...message.upstreamResolvers];
         this.#updateSentinels();
+        this.#emitRoutesIfChanged();
         break;
       case 'authorization_created':
         this.#handleAuthorizationCreated(message, now);
@@ -1040,23 +1046,7 @@ export class ClientState {
       tunnelV4: ipToBytes(ip(message.device.tunnel.ipv4)),
       tunnelV6: ipToBytes(ip(message.device.tunnel.ipv6)),
     };
-    if (message.mappedRanges !== undefined) {
-      const ranges = {
-        ipv4: cidr(message.mappedRanges.ipv4) as Ipv4Cidr,
-        ipv6: cidr(message.mappedRanges.ipv6) as Ipv6Cidr,
-      };
-      const current = this.#allocator.ranges;
-      if (
-        formatCidr(ranges.ipv4) !== formatCidr(current.ipv4) ||
-        formatCidr(ranges.ipv6) !== formatCidr(current.ipv6)
-      ) {
-        // Other ranges: the old mappings cannot be kept (they would not be routed). Tunnels keep their NAT keyed by
-        // domain, so drop it too; applications resolve again.
-        this.#nat.clear();
-        this.#allocator = this.#newAllocator(ranges);
-        this.#sentinels = this.#newSentinels();
-      }
-    }
+    this.#applyMappedRanges(message.mappedRanges);
     const previous = new Map(this.#resources.all().map((r) => [r.id, r]));
     this.#resources.replaceAll(message.resources);
     this.#resources.setBlockRules(message.blockRules);
@@ -1090,12 +1080,40 @@ export class ClientState {
       this.#emit({ type: 'mapping_changed', mapping: this.#mappingView(mapping) });
     }
     this.#emit({ type: 'resources_changed' });
+    this.#emitRoutesIfChanged();
+  }
+
+  #emitRoutesIfChanged(): void {
     const routes = this.routes();
     const key = routes.join(' ');
-    if (key !== this.#routesKey) {
-      this.#routesKey = key;
-      this.#emit({ type: 'routes_changed', routes });
+    if (key === this.#routesKey) return;
+    this.#routesKey = key;
+    this.#emit({ type: 'routes_changed', routes });
+  }
+
+  /**
+   * The portal's mapped ranges (absent: ours, from the options or the defaults). Other ranges than the current ones
+   * drop every mapping and its NAT: the old addresses would not be routed any more; applications resolve again.
+   */
+  #applyMappedRanges(ranges: MappedRanges | undefined): void {
+    let wanted = this.#defaultRanges;
+    if (ranges !== undefined) {
+      const ipv4 = parseCidr(ranges.ipv4, { allowHostBits: true });
+      const ipv6 = parseCidr(ranges.ipv6, { allowHostBits: true });
+      if (!ipv4.ok || !ipv6.ok || ipv4.value.family !== 4 || ipv6.value.family !== 6) {
+        this.#drop('invalid_mapped_ranges');
+        return;
+      }
+      wanted = { ipv4: ipv4.value, ipv6: ipv6.value };
     }
+    const current = this.#allocator.ranges;
+    if (formatCidr(wanted.ipv4) === formatCidr(current.ipv4) && formatCidr(wanted.ipv6) === formatCidr(current.ipv6)) {
+      return;
+    }
+    this.#nat.clear();
+    this.#allocator = this.#newAllocator(wanted);
+    this.#sentinels = this.#newSentinels();
+    this.#emit({ type: 'mappings_cleared', ranges: [formatCidr(wanted.ipv4), formatCidr(wanted.ipv6)] });
   }
 
   #updateSentinels(): void {

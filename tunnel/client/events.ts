@@ -42,6 +42,8 @@ export type ClientEvent =
   | { type: 'mapping_created'; mapping: MappingView }
   /** The resource a mapped domain matches changed (resources added, changed or removed). */
   | { type: 'mapping_changed'; mapping: MappingView }
+  /** The portal changed the mapped ranges: every mapping is gone (applications resolve again). */
+  | { type: 'mappings_cleared'; ranges: string[] }
   /** A domain could not get mapped IPs: the application got SERVFAIL. Emitted once per domain. */
   | { type: 'mapped_ips_exhausted'; domain: string; message: string }
   | {
