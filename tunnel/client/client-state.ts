@@ -206,7 +206,7 @@ export class ClientState {
   readonly #renewRequestedAt = new Map<string, number>();
   readonly #refusals = new Map<string, IcmpErrorKind>();
   readonly #status = new Map<string, ResourceStatus>();
-  readonly #proxyIpText = new WeakMap<DomainMapping, { ipv4: string[]; ipv6: string[] }>();
+  readonly #proxyIpText = new WeakMap<DomainMapping, { ipv4: string[]; ipv6: string[]; dual: string[] }>();
   #self: SelfInfo | undefined;
   #hostResolvers: string[] = [];
   #portalResolvers: string[] = [];
@@ -1179,13 +1179,13 @@ export class ClientState {
   #proxyIps(mapping: DomainMapping, resource: DnsResource | Resource): string[] {
     let text = this.#proxyIpText.get(mapping);
     if (text === undefined) {
-      text = { ipv4: mapping.ipv4.map(formatIp), ipv6: mapping.ipv6.map(formatIp) };
+      const ipv4 = mapping.ipv4.map(formatIp);
+      const ipv6 = mapping.ipv6.map(formatIp);
+      text = { ipv4, ipv6, dual: [...ipv4, ...ipv6] };
       this.#proxyIpText.set(mapping, text);
     }
     const stack = resource.type === 'dns' ? resource.ipStack : 'dual';
-    if (stack === 'ipv4') return text.ipv4;
-    if (stack === 'ipv6') return text.ipv6;
-    return [...text.ipv4, ...text.ipv6];
+    return text[stack];
   }
 
   /** Dedupe key of a TCP SYN (addresses, ports, sequence number): retransmitted SYNs are buffered once. */
