@@ -5,17 +5,8 @@ import { buildQuery, DnsType, Rcode } from '../dns/index.js';
 import { buildTcp, buildUdp, IpProtocol, Packet } from '../packet/index.js';
 import { formatIp, ip, ipToBytes, reverseName } from '../../protocol/ip.js';
 import type { Resource } from '../../protocol/resources.js';
-import { CLIENT_TUNNEL, HOST_RESOLVER, Simulation, UPSTREAM_ANSWER } from './testing.js';
+import { CORP_RESOURCE as CORP, CLIENT_TUNNEL, HOST_RESOLVER, Simulation, UPSTREAM_ANSWER } from './testing.js';
 
-const CORP: Resource = {
-  id: 'res-corp',
-  name: 'corp',
-  siteId: 'site-a',
-  filters: [],
-  type: 'dns',
-  address: '*.corp.test',
-  ipStack: 'dual',
-};
 const V4_ONLY: Resource = { ...CORP, id: 'res-v4', address: 'legacy.other.test', ipStack: 'ipv4' };
 const V6_ONLY: Resource = { ...CORP, id: 'res-v6', address: '?.six.test', ipStack: 'ipv6' };
 

@@ -3,18 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DnsType } from '../dns/index.js';
 import { IpProtocol } from '../packet/index.js';
 import { formatIp } from '../../protocol/ip.js';
-import type { Resource } from '../../protocol/resources.js';
-import { lcg, Simulation } from './testing.js';
-
-const CORP: Resource = {
-  id: 'res-corp',
-  name: 'corp',
-  siteId: 'site-a',
-  filters: [],
-  type: 'dns',
-  address: '*.corp.test',
-  ipStack: 'dual',
-};
+import { CORP_RESOURCE as CORP, lcg, Simulation } from './testing.js';
 
 function signedIn(): Simulation {
   const sim = new Simulation({ resources: [CORP] });

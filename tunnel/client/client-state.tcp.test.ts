@@ -2,18 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildQuery, DnsType, frameTcpMessage, inspectResponse } from '../dns/index.js';
 import { buildTcp, IpProtocol, Packet } from '../packet/index.js';
 import { formatIp, ip, ipToBytes } from '../../protocol/ip.js';
-import type { Resource } from '../../protocol/resources.js';
-import { CLIENT_TUNNEL, Simulation, UPSTREAM_ANSWER } from './testing.js';
-
-const CORP: Resource = {
-  id: 'res-corp',
-  name: 'corp',
-  siteId: 'site-a',
-  filters: [],
-  type: 'dns',
-  address: '*.corp.test',
-  ipStack: 'dual',
-};
+import { CORP_RESOURCE as CORP, CLIENT_TUNNEL, Simulation, UPSTREAM_ANSWER } from './testing.js';
 
 const SYN = 0x02;
 const ACK = 0x10;

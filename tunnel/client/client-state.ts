@@ -713,6 +713,7 @@ export class ClientState {
       switch (this.#flows.handlePacket(resource.id, packet, now)) {
         case 'request':
           this.#requestAuthorization(resource.id);
+          this.#setStatus(resource.id, 'connecting');
           return;
         case 'buffered':
           return;
@@ -742,6 +743,7 @@ export class ClientState {
     }
   }
 
+  /** Asks the portal for a gateway; it prefers those we already have a tunnel to. */
   #requestAuthorization(resourceId: string): void {
     this.#counters.authorizationRequests++;
     this.#portalOut.push({
@@ -749,19 +751,13 @@ export class ClientState {
       resourceId,
       connectedGatewayIds: [...this.#gateways.keys()].slice(0, MAX_CONNECTED_GATEWAY_IDS),
     });
-    this.#setStatus(resourceId, 'connecting');
   }
 
   #renewAuthorization(resourceId: string, now: number): void {
     const last = this.#renewRequestedAt.get(resourceId);
     if (last !== undefined && now - last < this.#limits.retryIntervalMs) return;
     this.#renewRequestedAt.set(resourceId, now);
-    this.#counters.authorizationRequests++;
-    this.#portalOut.push({
-      type: 'request_authorization',
-      resourceId,
-      connectedGatewayIds: [...this.#gateways.keys()].slice(0, MAX_CONNECTED_GATEWAY_IDS),
-    });
+    this.#requestAuthorization(resourceId);
   }
 
   // ---- gateways -------------------------------------------------------------------------------------------------
@@ -836,13 +832,7 @@ export class ClientState {
         heldControl: new Map(),
       };
       try {
-        this.#device.upsertPeer({
-          publicKey: info.publicKey,
-          presharedKey,
-          endpoint: info.endpoint,
-          allowedIps: this.#allowedIps(gateway),
-          persistentKeepalive: this.#options.persistentKeepalive ?? 25,
-        });
+        this.#configurePeer(gateway, true);
       } catch {
         this.#drop('invalid_gateway_key');
         return undefined;
@@ -853,19 +843,26 @@ export class ClientState {
     }
     const endpointChanged =
       gateway.info.endpoint.host !== info.endpoint.host || gateway.info.endpoint.port !== info.endpoint.port;
-    if (endpointChanged || gateway.presharedKey !== presharedKey) {
-      gateway.info = info;
-      gateway.presharedKey = presharedKey;
-      this.#device.upsertPeer({
-        publicKey: info.publicKey,
-        presharedKey,
-        endpoint: info.endpoint,
-        allowedIps: this.#allowedIps(gateway),
-        persistentKeepalive: this.#options.persistentKeepalive ?? 25,
-      });
-    }
     gateway.info = info;
+    if (endpointChanged || gateway.presharedKey !== presharedKey) {
+      gateway.presharedKey = presharedKey;
+      this.#configurePeer(gateway, true);
+    }
     return gateway;
+  }
+
+  /**
+   * Our WireGuard peer for the gateway, with its allowed IPs (what it may send us from). The endpoint is set only
+   * when the portal gave a new one: otherwise the one the peer roamed to stays. Throws RangeError on a bad key.
+   */
+  #configurePeer(gateway: GatewayConnection, withEndpoint: boolean): void {
+    this.#device.upsertPeer({
+      publicKey: gateway.info.publicKey,
+      presharedKey: gateway.presharedKey,
+      ...(withEndpoint ? { endpoint: gateway.info.endpoint } : {}),
+      allowedIps: this.#allowedIps(gateway),
+      persistentKeepalive: this.#options.persistentKeepalive ?? 25,
+    });
   }
 
   #handleGatewayPacket(gateway: GatewayConnection, packet: Uint8Array, now: number): void {
@@ -1012,12 +1009,7 @@ export class ClientState {
     for (const gateway of this.#gateways.values()) {
       if (!gateway.allowedIpsDirty) continue;
       gateway.allowedIpsDirty = false;
-      this.#device.upsertPeer({
-        publicKey: gateway.info.publicKey,
-        presharedKey: gateway.presharedKey,
-        allowedIps: this.#allowedIps(gateway),
-        persistentKeepalive: this.#options.persistentKeepalive ?? 25,
-      });
+      this.#configurePeer(gateway, false);
     }
   }
 

@@ -3,17 +3,8 @@ import { DnsType } from '../dns/index.js';
 import { IpProtocol, Packet } from '../packet/index.js';
 import { formatIp } from '../../protocol/ip.js';
 import type { Resource } from '../../protocol/resources.js';
-import { Simulation } from './testing.js';
+import { CORP_RESOURCE as CORP, Simulation } from './testing.js';
 
-const CORP: Resource = {
-  id: 'res-corp',
-  name: 'corp',
-  siteId: 'site-a',
-  filters: [],
-  type: 'dns',
-  address: '*.corp.test',
-  ipStack: 'dual',
-};
 const LAB: Resource = {
   id: 'res-lab',
   name: 'lab',

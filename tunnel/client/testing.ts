@@ -11,7 +11,7 @@ import { Device, generatePresharedKey, generatePrivateKey, publicKeyOf, seededRn
 import type { Endpoint } from '../wireguard/index.js';
 import { formatIp, ip, ipToBytes, readIpv4, readIpv6 } from '../../protocol/ip.js';
 import type { ClientToPortal, GatewayInfo, PortalToClient } from '../../protocol/portal-client.js';
-import type { Resource } from '../../protocol/resources.js';
+import type { DnsResource, Resource } from '../../protocol/resources.js';
 import { CONTROL_PORT, decodeClientToGateway, encodeTunnelControl } from '../../protocol/tunnel-control.js';
 import { ClientState, type ClientStateOptions, type UpstreamQuery, type UpstreamResult } from './client-state.js';
 import type { ClientEvent } from './events.js';
@@ -20,6 +20,16 @@ export const T0 = 1_700_000_000_000;
 export const CLIENT_TUNNEL = { ipv4: '100.64.0.2', ipv6: 'fd00:2021:1111::2' };
 export const CLIENT_ENDPOINT: Endpoint = { host: '192.0.2.10', port: 40000 };
 export const HOST_RESOLVER = '192.0.2.53';
+/** The DNS resource most tests grant: everything below corp.test, at site A. */
+export const CORP_RESOURCE: DnsResource = {
+  id: 'res-corp',
+  name: 'corp',
+  siteId: 'site-a',
+  filters: [],
+  type: 'dns',
+  address: '*.corp.test',
+  ipStack: 'dual',
+};
 /** What the scripted upstream answers for every A query it is asked. */
 export const UPSTREAM_ANSWER = '198.51.100.7';
 
