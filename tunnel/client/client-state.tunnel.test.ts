@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DnsType } from '../dns/index.js';
-import { IpProtocol, Packet } from '../packet/index.js';
-import { formatIp } from '../../protocol/ip.js';
+import { buildIcmpEcho, IpProtocol, Packet } from '../packet/index.js';
+import { formatIp, ip, ipToBytes } from '../../protocol/ip.js';
 import type { Resource } from '../../protocol/resources.js';
-import { CORP_RESOURCE as CORP, Simulation } from './testing.js';
+import { CLIENT_TUNNEL, CORP_RESOURCE as CORP, Simulation } from './testing.js';
 
 const LAB: Resource = {
   id: 'res-lab',
@@ -99,6 +99,25 @@ describe('ClientState lazy tunnel', () => {
     expect(sim.gateways[0]!.assignedIpsReceived).toBe(0);
     expect(sim.takeFrom('10.20.1.2')).toHaveLength(1);
     expect(sim.client.resources().find((r) => r.resource.id === 'res-lab')?.status).toBe('online');
+  });
+
+  it('carries ping to a DNS resource over IPv6 and IPv4', () => {
+    const sim = signedIn();
+    const v6 = formatIp(sim.resolve('app.corp.test', DnsType.AAAA).addresses[0]!.address);
+    const v4 = mappedIp(sim, 'app.corp.test');
+    for (const [target, source] of [
+      [v6, CLIENT_TUNNEL.ipv6],
+      [v4, CLIENT_TUNNEL.ipv4],
+    ] as const) {
+      sim.client.handleTunPacket(
+        buildIcmpEcho({ src: ipToBytes(ip(source)), dst: ipToBytes(ip(target)), id: 77, seq: 1 }),
+        sim.now,
+      );
+      sim.pump();
+      sim.run(300);
+      const replies = sim.takeFrom(target);
+      expect(replies.map((p) => [p.isIcmpEcho, p.icmpId])).toEqual([[true, 77]]);
+    }
   });
 
   it('one peer per gateway carries several resources', () => {
