@@ -33,6 +33,12 @@ export type OutboundDecision =
 export class ClientSession {
   readonly nat: NatTable;
   readonly dns = new DnsMappings();
+  /** Resolutions this client is waiting for (bounded, so one client cannot fill the resolver queue). */
+  pendingResolutions = 0;
+  /** Domains being (re-)resolved for this client, so a burst of new flows asks only once. */
+  readonly resolving = new Set<string>();
+  /** First packets of new flows to a domain being (re-)resolved; replayed when the answer arrives. */
+  buffered: { domain: string; packet: Uint8Array }[] = [];
 
   constructor(
     public client: AuthorizedClient,

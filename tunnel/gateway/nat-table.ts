@@ -101,6 +101,9 @@ export class NatTable {
     if (gatewayPort === undefined) return undefined;
     const entry: NatEntry = {
       ...spec,
+      // Callers may pass views into a packet that is about to be rewritten: keep copies.
+      insideDst: spec.insideDst.slice(),
+      outsideDst: spec.outsideDst.slice(),
       gatewayPort,
       created: now,
       lastOutbound: now,
