@@ -101,9 +101,10 @@ export class NatTable {
     if (gatewayPort === undefined) return undefined;
     const entry: NatEntry = {
       ...spec,
-      // Callers may pass views into a packet that is about to be rewritten: keep copies.
-      insideDst: spec.insideDst.slice(),
-      outsideDst: spec.outsideDst.slice(),
+      // Callers pass views into a packet that is about to be rewritten: keep copies (Uint8Array.from, since a
+      // Buffer's slice() is another view).
+      insideDst: Uint8Array.from(spec.insideDst),
+      outsideDst: Uint8Array.from(spec.outsideDst),
       gatewayPort,
       created: now,
       lastOutbound: now,

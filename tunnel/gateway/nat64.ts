@@ -160,7 +160,8 @@ function translateCarried(original: Packet, addrs: Addresses, max: number): Uint
   const toV6 = original.version === 4;
   if (addrs.src.length !== (toV6 ? 16 : 4)) return undefined;
   let protocol = original.protocol;
-  const transport = original.buffer.slice(original.transportOffset, original.end);
+  // A copy (the echo type is rewritten below); Buffer#slice would be a view into the packet.
+  const transport = Uint8Array.from(original.buffer.subarray(original.transportOffset, original.end));
   if (protocol === IpProtocol.Icmp || protocol === IpProtocol.Icmpv6) {
     protocol = toV6 ? IpProtocol.Icmpv6 : IpProtocol.Icmp;
     const echo = toV6 ? Icmpv4Type.EchoRequest : Icmpv6Type.EchoRequest;

@@ -143,13 +143,14 @@ class Harness {
     });
   }
 
+  /** Packets arrive as Buffers in the daemon (WireGuard and the TUN); so they do here. */
   fromClient(client: Client, packet: Uint8Array): GatewayTransmit[] {
-    this.state.handleClientPacket(client.id, packet, this.now);
+    this.state.handleClientPacket(client.id, Buffer.from(packet), this.now);
     return this.transmits();
   }
 
   fromNetwork(packet: Uint8Array): GatewayTransmit[] {
-    this.state.handleNetworkPacket(packet, this.now);
+    this.state.handleNetworkPacket(Buffer.from(packet), this.now);
     return this.transmits();
   }
 
