@@ -103,11 +103,12 @@ describe.skipIf(skip)('postern-gateway in namespaces', () => {
       '--no-resolv',
       '--no-hosts',
       '--bind-interfaces',
-      '--listen-address=10.20.0.2',
+      '--listen-address=10.20.0.2,fd20::2',
       `--pid-file=${join(dir, 'dnsmasq.pid')}`,
       '--host-record=web.corp.test,10.20.0.2',
       '--host-record=v6only.corp.test,fd20::2',
       '--host-record=dns.corp.test,10.20.0.2',
+      '--host-record=dns6.corp.test,fd20::2',
       '--host-record=outside.test,10.20.0.2',
       '--log-queries',
       '--log-facility=-',
@@ -225,6 +226,7 @@ describe.skipIf(skip)('postern-gateway in namespaces', () => {
       status: 'active',
     });
     expect(await assign('dns.corp.test', ['100.96.0.9'])).toMatchObject({ status: 'active' });
+    expect(await assign('dns6.corp.test', ['100.96.0.10'])).toMatchObject({ status: 'active' });
     expect(await assign('outside.test', ['100.96.0.7'])).toMatchObject({ status: 'inactive' });
     expect(await assign('missing.corp.test', ['100.96.0.8'])).toMatchObject({ status: 'inactive' });
   });
@@ -242,9 +244,12 @@ describe.skipIf(skip)('postern-gateway in namespaces', () => {
     await client.exec('ping', ['-c', '2', '-W', '2', '100.96.0.5']);
   });
 
-  it('carries DNS to dnsmasq over UDP through a mapped IP', async () => {
+  it('carries DNS to dnsmasq over UDP through mapped IPs, also across families', async () => {
     const { stdout } = await client.exec('dig', ['+short', '+time=2', '+tries=2', '@100.96.0.9', 'web.corp.test']);
     expect(stdout.trim()).toBe('10.20.0.2');
+    // And to dnsmasq's IPv6 address from an IPv4 mapped IP (NAT64 of UDP).
+    const v6 = await client.exec('dig', ['+short', '+time=2', '+tries=2', '@100.96.0.10', 'v6only.corp.test', 'AAAA']);
+    expect(v6.stdout.trim()).toBe('fd20::2');
   });
 
   it('refuses filtered ports with ICMP administratively prohibited and unknown addresses silently', async () => {
