@@ -234,7 +234,7 @@ describe('GatewayState: authorizations and peers', () => {
 });
 
 describe('GatewayState: DNS resources', () => {
-  it('resolves A and AAAA for an authorized domain and answers Active', () => {
+  it('resolves A and AAAA for an authorized domain (case and trailing dot ignored) and answers Active', () => {
     const h = new Harness();
     h.authorize(CLIENT_A, WEB);
     h.control(CLIENT_A, { type: 'assigned_ips', resourceId: 'web', domain: 'App.Corp.Test.', proxyIps: mapped(1) });
@@ -245,7 +245,8 @@ describe('GatewayState: DNS resources', () => {
     expect(h.transmits()).toEqual([]);
     h.state.handleResolveAnswer(aaaa.id, { ok: true, records: [] }, h.now);
     expect(h.controlReplies(CLIENT_A)).toEqual([
-      { type: 'domain_status', resourceId: 'web', domain: 'app.corp.test', status: 'active' },
+      // The answer echoes the request as the client wrote it, so the client matches it without normalizing.
+      { type: 'domain_status', resourceId: 'web', domain: 'App.Corp.Test.', status: 'active' },
     ]);
     expect(h.accessLog()).toEqual([
       '100.64.0.2 -> [1] app.corp.test',

@@ -146,9 +146,18 @@ export interface GatewayStats {
 interface Waiter {
   clientId: string;
   requestId: number;
+  /** Normalized (lower case, no trailing dot). */
   domain: string;
-  /** Where to send `domain_status`; undefined for a re-query the gateway started itself. */
-  reply: { family: 4 | 6; port: number } | undefined;
+  /** Where to send `domain_status`, echoing the request's resource and domain as the client wrote them; undefined
+   * for a re-query the gateway started itself. */
+  reply: Reply | undefined;
+}
+
+interface Reply {
+  family: 4 | 6;
+  port: number;
+  resourceId: string;
+  domain: string;
 }
 
 /** How often idle NAT entries are swept (lookups also ignore expired entries, so this only frees memory). */
@@ -345,7 +354,8 @@ export class GatewayState {
 
   private awaitResolution(session: ClientSession, domain: string, packet: Uint8Array, now: number): void {
     if (session.buffered.length >= this.config.maxBufferedPacketsPerClient) return this.drop('client_limit');
-    session.buffered.push({ domain, packet });
+    // A copy: the caller's buffer may be reused once this call returns.
+    session.buffered.push({ domain, packet: Uint8Array.from(packet) });
     if (session.resolving.has(domain)) return;
     if (
       !this.startResolution(
@@ -369,21 +379,17 @@ export class GatewayState {
       this.access({ kind: 'malformed', client: formatIp(session.client.ipv4), reason: 'malformed control message' });
       return this.drop('control_malformed');
     }
-    this.handleAssignedIps(session, message, { family: p.version, port: p.srcPort }, now);
+    const reply = { family: p.version, port: p.srcPort, resourceId: message.resourceId, domain: message.domain };
+    this.handleAssignedIps(session, message, reply, now);
   }
 
-  private handleAssignedIps(
-    session: ClientSession,
-    message: AssignedIps,
-    reply: { family: 4 | 6; port: number },
-    now: number,
-  ): void {
+  private handleAssignedIps(session: ClientSession, message: AssignedIps, reply: Reply, now: number): void {
     const requestId = ++this.requestCounter;
     const client = formatIp(session.client.ipv4);
     const domain = normalizeDomain(message.domain);
     const refuse = (reason: string) => {
       this.access({ kind: 'refused', client, requestId, domain: message.domain, reason });
-      this.sendStatus(session, reply, message.resourceId, message.domain, 'inactive');
+      this.sendStatus(session, reply, 'inactive');
     };
     if (!domain) return refuse('not a domain name');
     const resource = session.client.authorizations.get(message.resourceId)?.resource;
@@ -414,16 +420,15 @@ export class GatewayState {
     return true;
   }
 
-  private sendStatus(
-    session: ClientSession,
-    reply: { family: 4 | 6; port: number },
-    resourceId: string,
-    domain: string,
-    status: 'active' | 'inactive',
-  ): void {
+  private sendStatus(session: ClientSession, reply: Reply, status: 'active' | 'inactive'): void {
     const src = reply.family === 4 ? this.tunnelV4 : this.tunnelV6;
     if (!src) return;
-    const message: GatewayToClient = { type: 'domain_status', resourceId, domain, status };
+    const message: GatewayToClient = {
+      type: 'domain_status',
+      resourceId: reply.resourceId,
+      domain: reply.domain,
+      status,
+    };
     const packet = buildUdp({
       src,
       dst: reply.family === 4 ? session.client.ipv4 : session.client.ipv6,
@@ -459,16 +464,7 @@ export class GatewayState {
         session.pendingResolutions = Math.max(0, session.pendingResolutions - 1);
         session.resolving.delete(waiter.domain);
         const active = this.applyResolution(session, waiter, { v4, v6 }, ttl, errors, now);
-        const mapping = session.dns.get(waiter.domain);
-        if (waiter.reply) {
-          this.sendStatus(
-            session,
-            waiter.reply,
-            mapping?.resourceId ?? '',
-            waiter.domain,
-            active ? 'active' : 'inactive',
-          );
-        }
+        if (waiter.reply) this.sendStatus(session, waiter.reply, active ? 'active' : 'inactive');
         this.replayBuffered(session, waiter.domain, now);
       }
     }
