@@ -55,18 +55,8 @@ export function translateToIpv6(p: Packet, outer: Addresses, inner?: Addresses):
     out[IPV6_HEADER_LENGTH] = type === Icmpv4Type.EchoRequest ? Icmpv6Type.EchoRequest : Icmpv6Type.EchoReply;
     return finish(out, IpProtocol.Icmpv6);
   }
-  const mapped = icmp4ErrorTo6(type, p.icmpCode, p.icmpMtu);
-  if (!mapped || !inner) return undefined;
-  const original = p.embedded();
-  if (typeof original === 'string') return undefined;
-  const carried = translateCarried(original, inner, ICMPV6_ERROR_MAX - IPV6_HEADER_LENGTH - ICMP_HEADER_LENGTH);
-  if (!carried) return undefined;
-  const body = new Uint8Array(ICMP_HEADER_LENGTH + carried.length);
-  body[0] = mapped.type;
-  body[1] = mapped.code;
-  write32(body, 4, mapped.rest);
-  body.set(carried, ICMP_HEADER_LENGTH);
-  return finish(withIpv6Header(p, outer, IpProtocol.Icmpv6, body), IpProtocol.Icmpv6);
+  const body = errorBody(p, icmp4ErrorTo6(type, p.icmpCode, p.icmpMtu), inner, ICMPV6_ERROR_MAX - IPV6_HEADER_LENGTH);
+  return body && finish(withIpv6Header(p, outer, IpProtocol.Icmpv6, body), IpProtocol.Icmpv6);
 }
 
 /** Translates an IPv6 packet to IPv4 with `outer` addresses; undefined when RFC 7915 says to drop it. */
@@ -82,18 +72,28 @@ export function translateToIpv4(p: Packet, outer: Addresses, ipId: number, inner
     out[IPV4_HEADER_LENGTH] = type === Icmpv6Type.EchoRequest ? Icmpv4Type.EchoRequest : Icmpv4Type.EchoReply;
     return finish(out, IpProtocol.Icmp);
   }
-  const mapped = icmp6ErrorTo4(type, p.icmpCode, p.icmpMtu);
+  const body = errorBody(p, icmp6ErrorTo4(type, p.icmpCode, p.icmpMtu), inner, ICMPV4_ERROR_MAX - IPV4_HEADER_LENGTH);
+  return body && finish(withIpv4Header(p, outer, IpProtocol.Icmp, body, ipId), IpProtocol.Icmp);
+}
+
+/** The ICMP part of a translated error: mapped type/code/rest, then the carried packet translated (within `max`). */
+function errorBody(
+  p: Packet,
+  mapped: MappedError | undefined,
+  inner: Addresses | undefined,
+  max: number,
+): Uint8Array | undefined {
   if (!mapped || !inner) return undefined;
   const original = p.embedded();
   if (typeof original === 'string') return undefined;
-  const carried = translateCarried(original, inner, ICMPV4_ERROR_MAX - IPV4_HEADER_LENGTH - ICMP_HEADER_LENGTH);
+  const carried = translateCarried(original, inner, max - ICMP_HEADER_LENGTH);
   if (!carried) return undefined;
   const body = new Uint8Array(ICMP_HEADER_LENGTH + carried.length);
   body[0] = mapped.type;
   body[1] = mapped.code;
   write32(body, 4, mapped.rest);
   body.set(carried, ICMP_HEADER_LENGTH);
-  return finish(withIpv4Header(p, outer, IpProtocol.Icmp, body, ipId), IpProtocol.Icmp);
+  return body;
 }
 
 interface MappedError {

@@ -28,7 +28,7 @@ import { AuthorizationTable, type AuthorizeOutcome, type PeerChange } from './au
 import { ClientSession, type OutboundFlow } from './client-session.js';
 import { domainMatchesPattern, normalizeDomain } from './domain-pattern.js';
 import { translateToIpv4, translateToIpv6 } from './nat64.js';
-import type { NatEntry } from './nat-table.js';
+import type { NatEntry, NatTable } from './nat-table.js';
 import {
   DEFAULT_RESOLUTION_LIMITS,
   ResolutionScheduler,
@@ -536,14 +536,7 @@ export class GatewayState {
     if (p.isFragment) return this.drop('fragment');
     if (p.isIcmpError) return this.inboundIcmpError(session, p, now);
 
-    let entry: NatEntry | undefined;
-    const src = p.srcAddress();
-    if (p.protocol === IpProtocol.Tcp || p.protocol === IpProtocol.Udp) {
-      const protocol = p.protocol === IpProtocol.Tcp ? 'tcp' : 'udp';
-      entry = session.nat.inbound(protocol, p.dstPort, src, p.srcPort, now);
-    } else if (isEchoReply(p)) {
-      entry = session.nat.inbound('icmp', p.icmpId, src, 0, now);
-    }
+    const entry = flowOf(session.nat, p, 'reply', now);
     if (!entry) return this.drop('no_flow');
 
     const tcpFlags = entry.protocol === 'tcp' ? p.tcpFlags : 0;
@@ -578,14 +571,7 @@ export class GatewayState {
     if (!sameIpAt(original.buffer, original.srcOffset, original.version === 4 ? client.ipv4 : client.ipv6)) {
       return this.drop('no_flow');
     }
-    let entry: NatEntry | undefined;
-    const realDst = original.dstAddress();
-    if (original.protocol === IpProtocol.Tcp || original.protocol === IpProtocol.Udp) {
-      const protocol = original.protocol === IpProtocol.Tcp ? 'tcp' : 'udp';
-      entry = session.nat.inbound(protocol, original.srcPort, realDst, original.dstPort, now);
-    } else if (isEchoRequest(original)) {
-      entry = session.nat.inbound('icmp', original.icmpId, realDst, 0, now);
-    }
+    const entry = flowOf(session.nat, original, 'original', now);
     if (!entry) return this.drop('no_flow');
 
     let out: Uint8Array;
@@ -713,6 +699,23 @@ function outboundFlow(p: Packet): OutboundFlow | undefined {
     return { protocol, srcPort: p.srcPort, dst: p.dstAddress(), dstPort: p.dstPort };
   }
   if (isEchoRequest(p)) return { protocol: 'icmp', srcPort: p.icmpId, dst: p.dstAddress(), dstPort: 0 };
+  return undefined;
+}
+
+/**
+ * The flow a packet from the network belongs to: a `reply` travels real destination → gateway port; the `original`
+ * inside an ICMP error is the gateway's own outbound packet, gateway port → real destination.
+ */
+function flowOf(nat: NatTable, p: Packet, kind: 'reply' | 'original', now: number): NatEntry | undefined {
+  const reply = kind === 'reply';
+  const real = reply ? p.srcAddress() : p.dstAddress();
+  if (p.protocol === IpProtocol.Tcp || p.protocol === IpProtocol.Udp) {
+    const protocol = p.protocol === IpProtocol.Tcp ? 'tcp' : 'udp';
+    return reply
+      ? nat.inbound(protocol, p.dstPort, real, p.srcPort, now)
+      : nat.inbound(protocol, p.srcPort, real, p.dstPort, now);
+  }
+  if (reply ? isEchoReply(p) : isEchoRequest(p)) return nat.inbound('icmp', p.icmpId, real, 0, now);
   return undefined;
 }
 
