@@ -6,7 +6,7 @@ import { pino, type Logger } from 'pino';
 import { TunDevice } from '../native/index.js';
 import { POSTERN_VERSION } from '../protocol/version.js';
 import { formatAccessLog } from '../tunnel/gateway/access-log.js';
-import { formatIp } from '../tunnel/gateway/address.js';
+import { addressToString } from '../tunnel/packet/index.js';
 import { GatewayState, type GatewayEvent } from '../tunnel/gateway/state.js';
 import { Device, generatePrivateKey, systemRng, type Peer } from '../tunnel/wireguard/index.js';
 import type { GatewayOptions } from './cli.js';
@@ -191,7 +191,7 @@ export class GatewayDaemon {
         const peer = this.device.upsertPeer({
           publicKey: c.publicKey,
           presharedKey: c.presharedKey,
-          allowedIps: [`${formatIp(c.ipv4)}/32`, `${formatIp(c.ipv6)}/128`],
+          allowedIps: [`${addressToString(c.ipv4)}/32`, `${addressToString(c.ipv6)}/128`],
         });
         this.peers.set(c.id, peer);
         this.clientByKey.set(c.publicKey, c.id);

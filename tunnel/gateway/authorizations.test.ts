@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '../../protocol/resources.js';
-import { parseIp } from './address.js';
+import { parseAddress as parseIp } from '../packet/index.js';
 import { AuthorizationTable, type AuthorizeInput } from './authorizations.js';
 
 const T0 = 1_000_000;

@@ -1,6 +1,7 @@
 import type { ClientInfo } from '../../protocol/portal-gateway.js';
 import type { Resource, ResourceId } from '../../protocol/resources.js';
-import { ipKey, parseIp, type IpBytes } from './address.js';
+import { addressKey, parseAddress, type AddressKey } from '../packet/index.js';
+import type { IpBytes } from './destinations.js';
 
 /**
  * Who may use the gateway, for what and until when (DESIGN.md "Gateway behaviour" 1). A client exists here only while
@@ -45,7 +46,7 @@ export interface EndedAuthorization {
 
 export class AuthorizationTable {
   private readonly clients = new Map<string, AuthorizedClient>();
-  private readonly byAddress = new Map<string, AuthorizedClient>();
+  private readonly byAddress = new Map<AddressKey, AuthorizedClient>();
   /** `nextExpiry()` memo; null when the table changed since. */
   private earliest: number | undefined | null = null;
 
@@ -59,7 +60,7 @@ export class AuthorizationTable {
 
   /** The client whose tunnel address this is (replies from the network are addressed to it). */
   byTunnelAddress(addr: IpBytes): AuthorizedClient | undefined {
-    return this.byAddress.get(ipKey(addr));
+    return this.byAddress.get(addressKey(addr));
   }
 
   all(): IterableIterator<AuthorizedClient> {
@@ -69,11 +70,11 @@ export class AuthorizationTable {
   /** Adds or replaces the (client, resource) authorization. */
   authorize(input: AuthorizeInput, now: number): AuthorizeOutcome {
     if (input.expiresAt <= now) return { ok: false, reason: 'expired' };
-    const ipv4 = parseIp(input.client.tunnel.ipv4);
-    const ipv6 = parseIp(input.client.tunnel.ipv6);
+    const ipv4 = parseAddress(input.client.tunnel.ipv4);
+    const ipv6 = parseAddress(input.client.tunnel.ipv6);
     if (ipv4?.length !== 4 || ipv6?.length !== 16) return { ok: false, reason: 'bad_tunnel_address' };
     for (const addr of [ipv4, ipv6]) {
-      const owner = this.byAddress.get(ipKey(addr));
+      const owner = this.byAddress.get(addressKey(addr));
       // Two devices with one tunnel address would receive each other's replies: refuse rather than guess.
       if (owner && owner.id !== input.client.id) return { ok: false, reason: 'tunnel_address_in_use' };
     }
@@ -82,8 +83,8 @@ export class AuthorizationTable {
     const sameKeys =
       existing?.publicKey === input.client.publicKey &&
       existing.presharedKey === input.presharedKey &&
-      ipKey(existing.ipv4) === ipKey(ipv4) &&
-      ipKey(existing.ipv6) === ipKey(ipv6);
+      addressKey(existing.ipv4) === addressKey(ipv4) &&
+      addressKey(existing.ipv6) === addressKey(ipv6);
     const authorization = { resource: input.resource, expiresAt: input.expiresAt };
     this.earliest = null;
     if (existing && sameKeys) {
@@ -110,8 +111,8 @@ export class AuthorizationTable {
       }
     }
     this.clients.set(client.id, client);
-    this.byAddress.set(ipKey(ipv4), client);
-    this.byAddress.set(ipKey(ipv6), client);
+    this.byAddress.set(addressKey(ipv4), client);
+    this.byAddress.set(addressKey(ipv6), client);
     return { ok: true, peer: { type: 'peer_upserted', client }, ...(replacedPeer ? { replacedPeer } : {}) };
   }
 
@@ -178,7 +179,7 @@ export class AuthorizationTable {
 
   private unindex(client: AuthorizedClient): void {
     for (const addr of [client.ipv4, client.ipv6]) {
-      if (this.byAddress.get(ipKey(addr)) === client) this.byAddress.delete(ipKey(addr));
+      if (this.byAddress.get(addressKey(addr)) === client) this.byAddress.delete(addressKey(addr));
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { Resource } from '../../protocol/resources.js';
-import { cidrContains, isForwardableDestination, parseCidr, type IpBytes } from './address.js';
+import { isForwardableDestination, rangeContains, resourceRange, type IpBytes } from './destinations.js';
 import type { AuthorizedClient } from './authorizations.js';
 import { DnsMappings, type DomainMapping } from './dns-mappings.js';
 import { domainMatchesPattern } from './domain-pattern.js';
@@ -88,8 +88,8 @@ export class ClientSession {
         const resource = auths.get(entry.resourceId)?.resource;
         if (!resource || !filtersAllow(resource.filters, entry.protocol, entry.dstPort)) return true;
         if (resource.type === 'dns') return entry.domain === undefined || this.dns.get(entry.domain) === undefined;
-        const range = parseCidr(resource.address);
-        return !range || !cidrContains(range, entry.outsideDst);
+        const range = resourceRange(resource);
+        return !range || !rangeContains(range, entry.outsideDst);
       })
       .concat(this.nat.sweep(now));
   }
@@ -121,9 +121,8 @@ export class ClientSession {
   private cidrResourcesContaining(dst: IpBytes): Resource[] {
     const found: Resource[] = [];
     for (const { resource } of this.client.authorizations.values()) {
-      if (resource.type !== 'cidr') continue;
-      const range = parseCidr(resource.address);
-      if (range && cidrContains(range, dst)) found.push(resource);
+      const range = resourceRange(resource);
+      if (range && rangeContains(range, dst)) found.push(resource);
     }
     return found;
   }

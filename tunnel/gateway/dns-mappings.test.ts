@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatIp, parseIp } from './address.js';
+import { addressToString as formatIp, parseAddress as parseIp } from '../packet/index.js';
 import { DnsMappings, type ProxyTarget } from './dns-mappings.js';
 
 const ip = (text: string) => parseIp(text)!;
@@ -57,7 +57,7 @@ describe('DnsMappings', () => {
     dns.setRecords('a.corp.test', { v4: [ip('10.0.0.1')], v6: [] }, T0 + 5000);
     dns.setRecords('b.corp.test', { v4: [ip('10.0.0.2')], v6: [] }, T0 + 5000);
     expect(proxies4.slice(0, 3).map((p) => real(dns.target(p, T0)))).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.2']);
-    expect(dns.get('a.corp.test')!.proxyIps.map(formatIp)).toEqual(['100.96.0.1']);
+    expect(dns.get('a.corp.test')!.proxyIps.map((a) => formatIp(a))).toEqual(['100.96.0.1']);
     dns.assign('r1', 'b.corp.test', [proxies4[0]!]);
     expect(dns.get('a.corp.test')).toBeUndefined();
     expect(real(dns.target(proxies4[1]!, T0))).toBeUndefined();

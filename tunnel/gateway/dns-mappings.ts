@@ -1,4 +1,5 @@
-import { ipKey, type IpBytes } from './address.js';
+import { addressKey, type AddressKey } from '../packet/index.js';
+import type { IpBytes } from './destinations.js';
 
 /**
  * One client's DNS-resource mappings: which mapped IPs it assigned to which domain, and the real addresses the
@@ -39,7 +40,7 @@ interface ProxySlot {
 
 export class DnsMappings {
   private readonly domains = new Map<string, DomainMapping>();
-  private readonly proxies = new Map<string, ProxySlot>();
+  private readonly proxies = new Map<AddressKey, ProxySlot>();
 
   get size(): number {
     return this.domains.size;
@@ -61,7 +62,7 @@ export class DnsMappings {
   assign(resourceId: string, domain: string, proxyIps: readonly IpBytes[]): DomainMapping {
     let mapping = this.domains.get(domain);
     if (mapping) {
-      for (const ip of mapping.proxyIps) this.proxies.delete(ipKey(ip));
+      for (const ip of mapping.proxyIps) this.proxies.delete(addressKey(ip));
       mapping.resourceId = resourceId;
     } else {
       mapping = { domain, resourceId, proxyIps: [], records: undefined, validUntil: -Infinity };
@@ -70,7 +71,7 @@ export class DnsMappings {
     mapping.proxyIps = dedupe(proxyIps);
     const perFamily = { 4: 0, 16: 0 };
     for (const ip of mapping.proxyIps) {
-      const key = ipKey(ip);
+      const key = addressKey(ip);
       const previous = this.proxies.get(key);
       if (previous && previous.mapping !== mapping) this.detach(previous.mapping, ip);
       const family = ip.length === 4 ? 4 : 16;
@@ -89,7 +90,7 @@ export class DnsMappings {
 
   /** Where a new flow to this mapped IP goes; undefined when the client never assigned it. */
   target(proxyIp: IpBytes, now: number): ProxyTarget | undefined {
-    const slot = this.proxies.get(ipKey(proxyIp));
+    const slot = this.proxies.get(addressKey(proxyIp));
     if (!slot) return undefined;
     const { mapping, index } = slot;
     if (!mapping.records || mapping.validUntil <= now) return { kind: 'stale', mapping };
@@ -106,7 +107,7 @@ export class DnsMappings {
     if (!mapping) return undefined;
     this.domains.delete(domain);
     for (const ip of mapping.proxyIps) {
-      if (this.proxies.get(ipKey(ip))?.mapping === mapping) this.proxies.delete(ipKey(ip));
+      if (this.proxies.get(addressKey(ip))?.mapping === mapping) this.proxies.delete(addressKey(ip));
     }
     return mapping;
   }
@@ -120,8 +121,8 @@ export class DnsMappings {
   }
 
   private detach(mapping: DomainMapping, ip: IpBytes): void {
-    const key = ipKey(ip);
-    mapping.proxyIps = mapping.proxyIps.filter((p) => ipKey(p) !== key);
+    const key = addressKey(ip);
+    mapping.proxyIps = mapping.proxyIps.filter((p) => addressKey(p) !== key);
     if (mapping.proxyIps.length === 0) {
       this.domains.delete(mapping.domain);
       return;
@@ -130,16 +131,16 @@ export class DnsMappings {
     const perFamily = { 4: 0, 16: 0 };
     for (const p of mapping.proxyIps) {
       const family = p.length === 4 ? 4 : 16;
-      const k = ipKey(p);
+      const k = addressKey(p);
       if (k !== key) this.proxies.set(k, { mapping, index: perFamily[family]++ });
     }
   }
 }
 
 function dedupe(ips: readonly IpBytes[]): IpBytes[] {
-  const seen = new Set<string>();
+  const seen = new Set<AddressKey>();
   return ips.filter((ip) => {
-    const key = ipKey(ip);
+    const key = addressKey(ip);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIp } from './address.js';
+import { parseAddress as parseIp } from '../packet/index.js';
 import { NAT_TIMEOUTS, NatTable, TCP_FIN, TCP_RST, type NatEntrySpec } from './nat-table.js';
 
 const ip = (text: string) => parseIp(text)!;

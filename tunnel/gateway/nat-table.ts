@@ -1,4 +1,5 @@
-import { ipKey, type IpBytes } from './address.js';
+import { addressKey } from '../packet/index.js';
+import type { IpBytes } from './destinations.js';
 
 /**
  * One client's NAT table: (protocol, client port or ICMP id, destination as the client sees it, destination port) ↔
@@ -197,9 +198,9 @@ export function natEntryExpiry(entry: NatEntry): number {
 }
 
 function insideKey(protocol: NatProtocol, clientPort: number, dst: IpBytes, dstPort: number): string {
-  return `${protocol}|${clientPort}|${dstPort}|${ipKey(dst)}`;
+  return `${protocol}|${clientPort}|${dstPort}|${addressKey(dst)}`;
 }
 
 function outsideKey(protocol: NatProtocol, gatewayPort: number, dst: IpBytes, dstPort: number): string {
-  return `${protocol}|${gatewayPort}|${dstPort}|${ipKey(dst)}`;
+  return `${protocol}|${gatewayPort}|${dstPort}|${addressKey(dst)}`;
 }

@@ -11,9 +11,11 @@ import {
   Icmpv4Type,
   Icmpv6Type,
   Packet,
+  addressToString as formatIp,
   buildIcmpError,
   buildUdp,
   ipv4Key,
+  parseAddress,
   setDstPort,
   setDstV4,
   setDstV6,
@@ -23,7 +25,7 @@ import {
   setSrcV6,
 } from '../packet/index.js';
 import type { AccessLogEntry } from './access-log.js';
-import { formatIp, isForwardableDestination, parseIp, sameIp, type IpBytes } from './address.js';
+import { isForwardableDestination, sameIp, type IpBytes } from './destinations.js';
 import { AuthorizationTable, type AuthorizeOutcome, type PeerChange } from './authorizations.js';
 import { ClientSession, type OutboundFlow } from './client-session.js';
 import { domainMatchesPattern, normalizeDomain } from './domain-pattern.js';
@@ -223,8 +225,8 @@ export class GatewayState {
   }
 
   private setTunnelAddresses(tunnel: TunnelAddresses): void {
-    this.tunnelV4 = parseIp(tunnel.ipv4);
-    this.tunnelV6 = parseIp(tunnel.ipv6);
+    this.tunnelV4 = parseAddress(tunnel.ipv4);
+    this.tunnelV6 = parseAddress(tunnel.ipv6);
   }
 
   private authorize(message: Extract<PortalToGateway, { type: 'authorize_client' }>, now: number): AuthorizeOutcome {
@@ -404,7 +406,7 @@ export class GatewayState {
     session.dns.assign(
       resource.id,
       domain,
-      message.proxyIps.map((ip) => parseIp(ip)!),
+      message.proxyIps.map((ip) => parseAddress(ip)!),
     );
     this.access({ kind: 'resolve', client, requestId, domain });
     if (!this.startResolution(session, { clientId: session.client.id, requestId, domain, reply }, now)) {
@@ -491,7 +493,7 @@ export class GatewayState {
     if (records.v4.length + records.v6.length > 0) {
       const ruleMs = Math.min(Math.max(ttl * 1000, this.config.minRuleTimeMs), this.config.maxRuleTimeMs);
       session.dns.setRecords(domain, records, now + ruleMs);
-      const addresses = [...records.v4, ...records.v6].map(formatIp);
+      const addresses = [...records.v4, ...records.v6].map((a) => formatIp(a));
       this.access({ kind: 'resolved', client, requestId, domain, addresses, ttl: Math.round(ruleMs / 1000) });
       return true;
     }
@@ -734,7 +736,7 @@ function usableRecords(answer: ResolveAnswer, length: 4 | 16): IpBytes[] {
   if (!answer.ok) return [];
   const out: IpBytes[] = [];
   for (const record of answer.records) {
-    const ip = parseIp(record.address);
+    const ip = parseAddress(record.address);
     if (ip?.length === length && isForwardableDestination(ip)) out.push(ip);
   }
   return out;
