@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { domainMatchesPattern, normalizeDomain } from './domain-pattern.js';
+import { domainMatchesPattern } from './domain-pattern.js';
 
 describe('domainMatchesPattern', () => {
   it('matches exact names only exactly', () => {
@@ -25,17 +25,5 @@ describe('domainMatchesPattern', () => {
 
   it('ignores case and a trailing dot in the pattern', () => {
     expect(domainMatchesPattern('NAS.Corp.Test.', 'nas.corp.test')).toBe(true);
-  });
-});
-
-describe('normalizeDomain', () => {
-  it('lower-cases and drops one trailing dot', () => {
-    expect(normalizeDomain('NAS.corp.TEST.')).toBe('nas.corp.test');
-  });
-
-  it('refuses what is not a host name', () => {
-    for (const bad of ['', '.', 'a..b', 'a b.test', `${'a'.repeat(64)}.test`, 'x'.repeat(254), 'ex*mple.test']) {
-      expect(normalizeDomain(bad), bad).toBeUndefined();
-    }
   });
 });

@@ -260,11 +260,13 @@ describe('GatewayState: DNS resources', () => {
     expect(h.assign(CLIENT_A, 'ssh', 'web.corp.test', mapped(1), {})).toMatchObject([{ status: 'inactive' }]);
     expect(h.assign(CLIENT_A, 'web', 'app.corp.test', mapped(1), {})).toMatchObject([{ status: 'inactive' }]);
     expect(h.assign(CLIENT_A, 'ssh', 'ssh.corp.test', mapped(1), {})).toMatchObject([{ status: 'inactive' }]);
+    expect(h.assign(CLIENT_A, 'ssh', 'a b.corp.test', mapped(1), {})).toMatchObject([{ status: 'inactive' }]);
     expect(h.accessLog()).toEqual([
       '100.64.0.2 |> [1] web.corp.test not authorized',
       '100.64.0.2 |> [2] app.corp.test not authorized',
       '100.64.0.2 -> [3] ssh.corp.test',
       '100.64.0.2 <! [3] ssh.corp.test no records',
+      '100.64.0.2 |> [4] a b.corp.test not a domain name',
     ]);
     expect(h.fromClient(CLIENT_A, tcp(A4, '100.96.1.1', 40000, 22))).toEqual([]);
     expect(h.state.stats().drops.not_authorized).toBe(1);

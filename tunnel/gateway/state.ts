@@ -28,7 +28,8 @@ import type { AccessLogEntry } from './access-log.js';
 import { isForwardableDestination, sameIp, type IpBytes } from './destinations.js';
 import { AuthorizationTable, type AuthorizeOutcome, type PeerChange } from './authorizations.js';
 import { ClientSession, type OutboundFlow } from './client-session.js';
-import { domainMatchesPattern, normalizeDomain } from './domain-pattern.js';
+import { normalizeName } from '../dns/index.js';
+import { domainMatchesPattern } from './domain-pattern.js';
 import { translateToIpv4, translateToIpv6 } from './nat64.js';
 import type { NatEntry, NatTable } from './nat-table.js';
 import {
@@ -388,7 +389,8 @@ export class GatewayState {
   private handleAssignedIps(session: ClientSession, message: AssignedIps, reply: Reply, now: number): void {
     const requestId = ++this.requestCounter;
     const client = formatIp(session.client.ipv4);
-    const domain = normalizeDomain(message.domain);
+    const normalized = normalizeName(message.domain);
+    const domain = normalized.ok && normalized.value !== '.' ? normalized.value : undefined;
     const refuse = (reason: string) => {
       this.access({ kind: 'refused', client, requestId, domain: message.domain, reason });
       this.sendStatus(session, reply, 'inactive');
