@@ -224,6 +224,19 @@ describe('GatewayState: authorizations and peers', () => {
     expect(types).toEqual(['portal_problem', 'peer_upserted', 'to_portal', 'portal_problem']);
   });
 
+  it('keeps a re-keyed client’s flows, and starts afresh when its tunnel addresses change', () => {
+    const h = new Harness();
+    h.authorize(CLIENT_A, NET);
+    only(h.fromClient(CLIENT_A, tcp(A4, '10.1.2.3', 40000, 80)), 'network');
+    h.authorize({ ...CLIENT_A, publicKey: KEY_B }, NET);
+    expect(h.drainEvents().map((e) => e.type)).toEqual([]);
+    expect(h.events.slice(-3).map((e) => e.type)).toEqual(['peer_removed', 'peer_upserted', 'to_portal']);
+    expect(h.state.stats().natEntries).toBe(1);
+    h.authorize({ ...CLIENT_A, publicKey: KEY_B, tunnel: { ipv4: '100.64.0.9', ipv6: 'fd00:2021:1111::9' } }, NET);
+    expect(h.state.stats().natEntries).toBe(0);
+    expect(only(h.fromClient(CLIENT_A, tcp('100.64.0.9', '10.1.2.3', 40000, 80)), 'network').srcPort).toBe(40000);
+  });
+
   it('revoking every authorization of a client removes its peer at once', () => {
     const h = new Harness();
     h.authorize(CLIENT_A, WEB);

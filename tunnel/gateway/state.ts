@@ -237,8 +237,15 @@ export class GatewayState {
     if (outcome.peer?.type === 'peer_upserted') {
       const client = outcome.peer.client;
       const session = this.sessions.get(client.id);
-      if (session) session.client = client;
-      else this.sessions.set(client.id, new ClientSession(client, this.config.maxNatEntriesPerClient));
+      const sameAddresses =
+        session && sameIp(session.client.ipv4, client.ipv4) && sameIp(session.client.ipv6, client.ipv6);
+      if (session && sameAddresses) {
+        session.client = client;
+      } else {
+        // New client, or its tunnel addresses changed: flows and mappings of the old addresses mean nothing now.
+        this.resolver.forgetWaiters((w) => w.clientId === client.id);
+        this.sessions.set(client.id, new ClientSession(client, this.config.maxNatEntriesPerClient));
+      }
       this.events.push(outcome.peer);
     }
     // A renewed authorization for a resource whose definition changed meanwhile re-checks live flows too.
