@@ -10,11 +10,9 @@ import {
   buildIcmpError,
   buildTcp,
   buildUdp,
-  computeIpv4HeaderChecksum,
-  computeTransportChecksum,
   parseAddress,
-  read16,
 } from '../packet/index.js';
+import { checksumProblems } from '../testing/checksums.js';
 import { formatAccessLog } from './access-log.js';
 import { NAT_TIMEOUTS } from './nat-table.js';
 import { GatewayState, type GatewayEvent, type GatewayTransmit } from './state.js';
@@ -169,9 +167,7 @@ class Harness {
 function parse(packet: Uint8Array): Packet {
   const p = new Packet();
   expect(p.parse(packet)).toBeUndefined();
-  if (p.version === 4) expect(read16(packet, p.ipOffset + 10)).toBe(computeIpv4HeaderChecksum(p));
-  const at = p.transportChecksumOffset;
-  if (at >= 0) expect(read16(p.buffer, at)).toBe(computeTransportChecksum(p));
+  expect(checksumProblems(p)).toEqual([]);
   return p;
 }
 
@@ -635,14 +631,7 @@ describe('GatewayState: bad input', () => {
     const h = new Harness();
     h.authorize(CLIENT_A, NET);
     const packet = udp(A4, '10.1.2.3', 1, 80);
-    packet[6] = 0x20; // more fragments
-    packet[10] = 0;
-    packet[11] = 0;
-    const p = new Packet();
-    p.parse(packet);
-    const sum = computeIpv4HeaderChecksum(p);
-    packet[10] = sum >> 8;
-    packet[11] = sum & 0xff;
+    packet[6] = 0x20; // more fragments (the header checksum is the kernel's business, not checked here)
     expect(h.fromClient(CLIENT_A, packet)).toEqual([]);
     expect(h.state.stats().drops.fragment).toBe(1);
   });
