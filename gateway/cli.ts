@@ -21,12 +21,13 @@ export interface GatewayOptions {
   logLevel: string;
   name: string;
   mtu: number;
+  keyFile: string | undefined;
 }
 
 export const USAGE = `usage: postern-gateway --portal URL --token-file FILE --listen HOST:PORT --endpoint PUBLIC_HOST:PORT
                        [--dns SERVER ...] [--tun-name NAME] [--metrics HOST:PORT]
                        [--min-rule-time SECONDS] [--max-rule-time SECONDS] [--log-level LEVEL] [--name NAME]
-                       [--mtu BYTES] [--version] [--help]
+                       [--mtu BYTES] [--key-file FILE] [--version] [--help]
 
   --portal URL          the portal (ws://, wss://, http://, https:// — path /gateway/websocket unless given —
                         or ws+unix:///SOCKET:/PATH)
@@ -40,7 +41,9 @@ export const USAGE = `usage: postern-gateway --portal URL --token-file FILE --li
   --max-rule-time S     longest time a resolution is used without re-query, whatever its TTL (default 86400)
   --log-level LEVEL     trace, debug, info, warn, error (default info); the access log goes to stdout
   --name NAME           the name the portal shows (default: host name)
-  --mtu BYTES           tunnel MTU (default 1420)`;
+  --mtu BYTES           tunnel MTU (default 1420)
+  --key-file FILE       WireGuard private key, created on first start; keeps the gateway's identity across
+                        restarts (default: a new key per process)`;
 
 export type ParseResult =
   { ok: true; options: GatewayOptions } | { ok: false; error: string } | { ok: 'exit'; text: string };
@@ -63,6 +66,7 @@ export function parseGatewayArgs(argv: readonly string[], version: string): Pars
         'log-level': { type: 'string' },
         name: { type: 'string' },
         mtu: { type: 'string' },
+        'key-file': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -117,6 +121,7 @@ export function parseGatewayArgs(argv: readonly string[], version: string): Pars
       logLevel,
       name: v.name ?? hostname(),
       mtu,
+      keyFile: v['key-file'],
     },
   };
 }

@@ -8,7 +8,8 @@ import { POSTERN_VERSION } from '../protocol/version.js';
 import { formatAccessLog } from '../tunnel/gateway/access-log.js';
 import { addressToString } from '../tunnel/packet/index.js';
 import { GatewayState, type GatewayEvent } from '../tunnel/gateway/state.js';
-import { Device, generatePrivateKey, systemRng, type Peer } from '../tunnel/wireguard/index.js';
+import { Device, systemRng, type Peer } from '../tunnel/wireguard/index.js';
+import { loadOrCreatePrivateKey } from './identity.js';
 import type { GatewayOptions } from './cli.js';
 import { HostNetwork } from './host-network.js';
 import { gatewayMetrics, serveMetrics } from './metrics.js';
@@ -49,7 +50,11 @@ export class GatewayDaemon {
   constructor(private readonly options: GatewayOptions) {
     this.log = pino({ level: options.logLevel, base: { name: 'postern-gateway' } }, pino.destination(2));
     this.state = new GatewayState({ minRuleTimeMs: options.minRuleTimeMs, maxRuleTimeMs: options.maxRuleTimeMs });
-    this.device = new Device({ privateKey: generatePrivateKey(systemRng()), rng: systemRng(), mtu: options.mtu });
+    this.device = new Device({
+      privateKey: loadOrCreatePrivateKey(options.keyFile),
+      rng: systemRng(),
+      mtu: options.mtu,
+    });
     this.resolver = new GatewayResolver(options.dnsServers);
   }
 
