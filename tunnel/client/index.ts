@@ -14,11 +14,4 @@ export {
 export type { NatState } from './dns-resource-nat.js';
 export type { ClientEvent, GatewayView, MappingView, ResourceStatus, SentinelView } from './events.js';
 export type { StubAction } from './stub-resolver.js';
-export {
-  DomainPatternTable,
-  formatDomainPattern,
-  matchesPattern,
-  parseDomainPattern,
-  type DomainPattern,
-} from './domain-pattern.js';
 export { ADDRESSES_PER_FAMILY, DEFAULT_MAX_DOMAINS } from './mapped-ips.js';

@@ -1,11 +1,11 @@
 import { formatCidr, makeCidr, parseCidr, type Cidr, type IpAddress } from '../../protocol/ip.js';
 import type { BlockRule, CidrResource, DnsResource, Resource } from '../../protocol/resources.js';
-import { DomainPatternTable, formatDomainPattern, parseDomainPattern } from './domain-pattern.js';
+import { DomainPatternTable, formatDomainPattern, parseDomainPattern } from '../dns/index.js';
 
 /**
  * The resources the portal granted (DESIGN.md "Matching": resources a policy does not grant are never intercepted,
  * because the portal sends only granted ones) and the block rules, indexed for the two questions the client asks:
- * "which DNS resource does this name match" (most specific pattern, see domain-pattern.ts) and "which CIDR resource
+ * "which DNS resource does this name match" (most specific pattern, see tunnel/dns/pattern.ts) and "which CIDR resource
  * holds this address" (longest prefix). Two resources with the same pattern or range: the smaller id wins, so the
  * answer does not depend on message order. Resources whose address cannot be used are listed in `invalid`.
  */

@@ -1,5 +1,5 @@
 import { domainToASCII } from 'node:url';
-import { normalizeName } from '../dns/index.js';
+import { normalizeName } from './name.js';
 
 /**
  * Domain patterns of DNS resources and block rules, and the table that finds the most specific pattern for a name.
@@ -69,6 +69,15 @@ export function matchesPattern(pattern: DomainPattern, name: string): boolean {
     case 'any-depth':
       return normalized === pattern.suffix || normalized.endsWith(`.${pattern.suffix}`);
   }
+}
+
+/**
+ * Whether `name` is covered by the pattern written as text (a resource's address as the portal sends it); an invalid
+ * pattern covers nothing. For one-off checks; tables of many patterns use `DomainPatternTable`.
+ */
+export function domainMatches(patternText: string, name: string): boolean {
+  const pattern = parseDomainPattern(patternText);
+  return !('error' in pattern) && matchesPattern(pattern, name);
 }
 
 /** Patterns → values; `match(name)` returns the value of the most specific pattern matching `name`. */

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   DomainPatternTable,
+  domainMatches,
   formatDomainPattern,
   matchesPattern,
   parseDomainPattern,
   type DomainPattern,
-} from './domain-pattern.js';
+} from './pattern.js';
 
 function pattern(text: string): DomainPattern {
   const parsed = parseDomainPattern(text);
@@ -149,5 +150,22 @@ describe('DomainPatternTable', () => {
     for (let i = 0; i < 50_000; i++) if (t.match(`host.site${i}.corp.test`) !== i) wrong++;
     expect(wrong).toBe(0);
     expect(performance.now() - start).toBeLessThan(1_000);
+  });
+});
+
+describe('domainMatches (one-off checks, as the gateway makes them)', () => {
+  it.each([
+    ['nas.corp.test', 'nas.corp.test', true],
+    ['nas.corp.test', 'x.nas.corp.test', false],
+    ['*.corp.test', 'corp.test', true],
+    ['*.corp.test', 'a.b.c.corp.test', true],
+    ['*.corp.test', 'evilcorp.test', false],
+    ['?.corp.test', 'a.corp.test', true],
+    ['?.corp.test', 'a.b.corp.test', false],
+    ['NAS.Corp.Test.', 'nas.corp.test', true],
+    ['bücher.test', 'xn--bcher-kva.test', true],
+    ['*.*', 'a.b', false],
+  ])('%s covers %s: %s', (patternText, name, expected) => {
+    expect(domainMatches(patternText, name)).toBe(expected);
   });
 });
