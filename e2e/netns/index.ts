@@ -7,3 +7,4 @@ export {
   sweepStaleNamespaces,
   type VethOptions,
 } from './namespace.js';
+export { relayServer } from './relay.js';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -9,6 +9,7 @@ import {
   connect,
   netnsUnavailableReason,
   onTeardown,
+  relayServer,
   run,
   sweepStaleNamespaces,
   type BackgroundProcess,
@@ -377,16 +378,7 @@ export class SystemTopology {
   /** Serves the portal on the machine's loopback (port 0) for a browser on the host, e.g. the desktop UI. */
   async exposePortal(): Promise<string> {
     if (this.portalHostUrl) return this.portalHostUrl;
-    const server = createServer((socket) => {
-      const upstream = createConnection(this.portalSocket);
-      socket.pipe(upstream).pipe(socket);
-      const end = () => {
-        socket.destroy();
-        upstream.destroy();
-      };
-      socket.on('error', end);
-      upstream.on('error', end);
-    });
+    const server = relayServer(() => createConnection(this.portalSocket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     this.hostRelay = server;
     const address = server.address();

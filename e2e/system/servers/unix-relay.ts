@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+import { relayServer } from '../../netns/relay.js';
 
 /**
  * Relays every connection on a Unix socket to a TCP address. Namespaces share the file system, so a relay started in
@@ -15,13 +16,6 @@ if (!path || !host || !port) {
   process.exit(2);
 }
 rmSync(path, { force: true });
-createServer((socket) => {
-  const upstream = createConnection({ host, port: Number(port) });
-  socket.pipe(upstream).pipe(socket);
-  const end = () => {
-    socket.destroy();
-    upstream.destroy();
-  };
-  socket.on('error', end);
-  upstream.on('error', end);
-}).listen(path, () => console.log(`relaying ${path} to ${host}:${port}`));
+relayServer(() => createConnection({ host, port: Number(port) })).listen(path, () =>
+  console.log(`relaying ${path} to ${host}:${port}`),
+);
