@@ -308,6 +308,9 @@ export class SystemTopology {
       '127.0.0.1:9464',
       '--name',
       'corp-gateway',
+      // A deployed gateway keeps its identity across restarts (and the portal its record and authorizations).
+      '--key-file',
+      join(this.dir, 'gateway.key'),
     ]);
     await gateway.waitForOutput(/portal connected/, 30_000);
     await waitFor(
