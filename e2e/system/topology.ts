@@ -59,8 +59,28 @@ export function topologyUnavailableReason(needs: readonly (keyof typeof BIN)[] =
   }
   for (const name of ['namedHttp', 'unixRelay', 'httpPoller', ...needs] as const) {
     if (!existsSync(BIN[name])) return `${BIN[name]} is missing (run \`npm run build\`)`;
+    const flag = FLAGS_USED[name];
+    if (flag && !helpText(BIN[name]).includes(flag)) {
+      return `${BIN[name]} has no ${flag} yet (this build's ${name} predates what the system topology drives)`;
+    }
   }
   return undefined;
+}
+
+/** One flag per product binary that only the real daemon/CLI has (the scaffold's placeholders answer --help too). */
+const FLAGS_USED: Partial<Record<keyof typeof BIN, string>> = {
+  portal: '--admin-token-file',
+  gateway: '--key-file',
+  helper: '--dns-mode',
+  postern: 'mappings',
+};
+
+function helpText(script: string): string {
+  try {
+    return execFileSync(process.execPath, [script, '--help'], { encoding: 'utf8', timeout: 10_000 });
+  } catch (err) {
+    return String((err as { stdout?: unknown }).stdout ?? '');
+  }
 }
 
 /** The names of the five hosts. */
