@@ -146,10 +146,9 @@ export class SystemTopology {
   }
 
   /** Creates the namespaces and links, and starts DNS, HTTP and the portal. Cleans up if any of it fails. */
-  static async create(options: { dir?: string } = {}): Promise<SystemTopology> {
+  static async create(): Promise<SystemTopology> {
     sweepStaleNamespaces();
-    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'postern-system-'));
-    mkdirSync(dir, { recursive: true });
+    const dir = mkdtempSync(join(tmpdir(), 'postern-system-'));
     const hosts = {} as Record<HostName, Namespace>;
     let topology: SystemTopology | undefined;
     try {
@@ -169,8 +168,8 @@ export class SystemTopology {
   }
 
   /** `create()`, then the gateway and the helper, and the demo user signed in. */
-  static async up(options: { dir?: string } = {}): Promise<SystemTopology> {
-    const topology = await SystemTopology.create(options);
+  static async up(): Promise<SystemTopology> {
+    const topology = await SystemTopology.create();
     try {
       await topology.startGateway();
       await topology.startHelper();
