@@ -1,4 +1,5 @@
-import ipaddr from 'ipaddr.js';
+import { createRequire } from 'node:module';
+import type * as IpAddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { mustRun, type RunCommand } from './command.js';
 import type { RouteRecord, RuleRecord, StateFile } from './state-file.js';
@@ -16,6 +17,9 @@ import type { RouteRecord, RuleRecord, StateFile } from './state-file.js';
  * Every route and rule is recorded in the state file before it is added, and removed on disconnect or at the next
  * start after a crash. Always `ip` with argument arrays.
  */
+
+// ipaddr.js is CommonJS with `export =`, which this project's ESM settings can only load through require.
+const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof IpAddr;
 
 export const ROUTE_TABLE = 28783; // "po"
 export const RULE_PRIORITY_BYPASS = 5180;
@@ -127,7 +131,7 @@ export function normalizePrefix(prefix: string): { family: 4 | 6; prefix: string
   return { family: addr.kind() === 'ipv4' ? 4 : 6, prefix: `${network.toString()}/${bits}` };
 }
 
-function hostCidr(address: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
+function hostCidr(address: string): [IpAddr.IPv4 | IpAddr.IPv6, number] {
   const addr = ipaddr.parse(address.split('%')[0]!);
   return [addr, addr.kind() === 'ipv4' ? 32 : 128];
 }
@@ -140,8 +144,8 @@ function hostPrefix(address: string): { family: 4 | 6; to: string } {
 export function prefixContains(prefix: string, address: string): boolean {
   const [net, bits] = ipaddr.parseCIDR(prefix);
   let addr = ipaddr.parse(address.split('%')[0]!);
-  if (addr.kind() === 'ipv6' && net.kind() === 'ipv4' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
-    addr = (addr as ipaddr.IPv6).toIPv4Address();
+  if (addr.kind() === 'ipv6' && net.kind() === 'ipv4' && (addr as IpAddr.IPv6).isIPv4MappedAddress()) {
+    addr = (addr as IpAddr.IPv6).toIPv4Address();
   }
   return addr.kind() === net.kind() && addr.match(net, bits);
 }
