@@ -10,7 +10,8 @@ import {
   MAX_REPLY_FRAME_BYTES,
   MAX_REQUEST_FRAME_BYTES,
 } from '../../protocol/helper-api.js';
-import { HelperClient, HelperRequestError } from './client.js';
+import type { HelperRequestError } from './client.js';
+import { HelperClient } from './client.js';
 import { checkPeer, supplementaryGroups } from './peer-check.js';
 import { ApiServer, errorFrame } from './server.js';
 
