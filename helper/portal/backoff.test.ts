@@ -15,9 +15,17 @@ describe('Backoff', () => {
     let seed = 1;
     const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const b = new Backoff({ initialMs: 1000, maxMs: 60_000, random });
-    const delays = new Set(Array.from({ length: 20 }, () => (b.reset(), b.next(), b.next())));
+    const delays = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      b.reset();
+      b.next();
+      delays.add(b.next());
+    }
     expect(delays.size).toBeGreaterThan(15);
-    for (const d of delays) (expect(d).toBeGreaterThanOrEqual(1000), expect(d).toBeLessThanOrEqual(2000));
+    for (const d of delays) {
+      expect(d).toBeGreaterThanOrEqual(1000);
+      expect(d).toBeLessThanOrEqual(2000);
+    }
     expect(b.attempts).toBe(2);
   });
 
