@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic-file.js';
@@ -86,6 +86,18 @@ export class StateFile {
     const parsed = OsState.safeParse(json);
     if (!parsed.success) return { ok: false, error: `${this.path} is invalid: ${z.prettifyError(parsed.error)}` };
     return { ok: true, state: parsed.data };
+  }
+
+  /** Takes over a crashed run's record, so recovery undoes it entry by entry (and records its progress). */
+  adopt(previous: OsState): void {
+    this.current = previous;
+  }
+
+  /** A state file that cannot be parsed cannot be undone: move it aside for a human, so start-up does not loop. */
+  quarantine(): string {
+    const aside = `${this.path}.unreadable-${Date.now()}`;
+    renameSync(this.path, aside);
+    return aside;
   }
 
   get state(): OsState {
