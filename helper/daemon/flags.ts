@@ -65,7 +65,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonArgs {
   }
   const tunName = values['tun-name'] ?? 'postern0';
   // Linux interface names: at most 15 bytes, no slash, colon or whitespace.
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tunName)) return { ok: false, error: `--tun-name ${JSON.stringify(tunName)} is not a valid interface name` };
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tunName))
+    return { ok: false, error: `--tun-name ${JSON.stringify(tunName)} is not a valid interface name` };
   return {
     ok: true,
     kind: 'run',

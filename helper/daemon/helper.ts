@@ -15,7 +15,9 @@ import { StateFile } from '../os/state-file.js';
 import type { DaemonConfig } from './flags.js';
 import { readManagedSettings } from './managed-settings.js';
 import { recoverPreviousRun } from './recovery.js';
+import type { ClientCoreFactory } from './client-core.js';
 import { Session } from './session.js';
+import type { TunPort } from './tunnel.js';
 
 /** How long `connect` waits for the portal before answering with the in-progress state. */
 const CONNECT_REPLY_TIMEOUT_MS = 15_000;
@@ -24,6 +26,8 @@ export interface HelperDeps {
   run: RunCommand;
   /** The SO_PEERCRED check of an API connection, given the API group's id. */
   authorize: (socket: Socket, apiGid: number) => PeerDecision;
+  createCore: ClientCoreFactory | undefined;
+  openTun: (name: string, mtu: number) => TunPort;
 }
 
 /**
@@ -119,6 +123,8 @@ export class Helper {
       config: this.config,
       stateFile: this.stateFile,
       run: this.deps.run,
+      createCore: this.deps.createCore,
+      openTun: this.deps.openTun,
       log: this.log.child({ component: 'session' }),
       events: {
         state: (state) => this.setState(session, state),
