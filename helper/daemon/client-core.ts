@@ -1,5 +1,6 @@
 import type { ResourceStatus, Mapping } from '../../protocol/helper-api.js';
 import type { ClientToPortal, PortalToClient } from '../../protocol/portal-client.js';
+import type { Resource } from '../../protocol/resources.js';
 
 /**
  * What the daemon needs from the sans-IO client core (`tunnel/client`'s ClientState, issue 4). The daemon is written
@@ -27,7 +28,7 @@ export interface ClientCore {
   sentinels(): { sentinel: string; upstream: string }[];
   /** Addresses the daemon's own sockets talk to (gateway endpoints): must bypass the TUN. */
   peerAddresses(): string[];
-  resources(): { resource: import('../../protocol/resources.js').Resource; status: ResourceStatus }[];
+  resources(): { resource: Resource; status: ResourceStatus }[];
   mappings(): Mapping[];
   stats(): Record<string, number>;
 }
