@@ -98,11 +98,20 @@ export const ConnectionState = z.discriminatedUnion('status', [
 ]);
 export type ConnectionState = z.infer<typeof ConnectionState>;
 
-/** Whether a resource's site has a gateway the client could reach, as far as the client knows. */
-export const ResourceStatus = z.enum(['unknown', 'online', 'offline']);
+/**
+ * `idle`: granted, no tunnel yet (the tunnel opens on the first packet); `connecting`: authorization or handshake in
+ * progress; `online`: a gateway carries it; `offline`: no gateway of its site is reachable; `forbidden`: the portal
+ * refused the authorization.
+ */
+export const ResourceStatus = z.enum(['idle', 'connecting', 'online', 'offline', 'forbidden']);
 export type ResourceStatus = z.infer<typeof ResourceStatus>;
 
-export const ResourceView = z.object({ resource: Resource, status: ResourceStatus });
+export const ResourceView = z.object({
+  resource: Resource,
+  status: ResourceStatus,
+  /** The gateway the resource goes through while authorized. */
+  gatewayId: z.string().max(64).nullable(),
+});
 export type ResourceView = z.infer<typeof ResourceView>;
 
 /** The DNS-resource NAT state of a mapping with its gateway (seed 003); `none` until traffic needs a gateway. */
@@ -112,13 +121,14 @@ export type NatState = z.infer<typeof NatState>;
 /** One domain the stub resolver answered with mapped IPs. */
 export const Mapping = z.object({
   domain: z.string().min(1).max(253),
-  resourceId: ResourceId,
+  /** The granted resource the domain matches; null once none does any more (its IPs stay reserved). */
+  resourceId: ResourceId.nullable(),
   ipv4: z.array(z.ipv4()).max(16),
   ipv6: z.array(z.ipv6()).max(16),
   gatewayId: z.string().max(64).nullable(),
   natState: NatState,
-  /** Unix epoch ms of the last packet or query, or null when never used. */
-  lastUsedAt: z.number().nullable(),
+  /** Unix epoch ms of the last query for the domain or packet to it. */
+  lastUsedAt: z.number(),
 });
 export type Mapping = z.infer<typeof Mapping>;
 

@@ -86,7 +86,7 @@ describe('runCli against a helper socket', () => {
                 ipv6: [],
                 gatewayId: null,
                 natState: 'none',
-                lastUsedAt: null,
+                lastUsedAt: 0,
               },
             ],
           };

@@ -32,8 +32,14 @@ export function formatStatus(status: HelperResultByRequest['status']): string {
 export function formatResources(result: HelperResultByRequest['resources']): string {
   if (result.resources.length === 0) return 'no resources';
   return table(
-    ['NAME', 'ADDRESS', 'TYPE', 'STATUS'],
-    result.resources.map(({ resource, status }) => [resource.name, resource.address, resource.type, status]),
+    ['NAME', 'ADDRESS', 'TYPE', 'STATUS', 'GATEWAY'],
+    result.resources.map(({ resource, status, gatewayId }) => [
+      resource.name,
+      resource.address,
+      resource.type,
+      status,
+      gatewayId ?? '-',
+    ]),
   );
 }
 
@@ -43,12 +49,12 @@ export function formatMappings(result: HelperResultByRequest['mappings']): strin
     ['DOMAIN', 'RESOURCE', 'IPV4', 'IPV6', 'GATEWAY', 'NAT', 'LAST USED'],
     result.mappings.map((m) => [
       m.domain,
-      m.resourceId,
+      m.resourceId ?? '-',
       m.ipv4.join(','),
       m.ipv6.join(','),
       m.gatewayId ?? '-',
       m.natState,
-      m.lastUsedAt === null ? '-' : new Date(m.lastUsedAt).toISOString(),
+      new Date(m.lastUsedAt).toISOString(),
     ]),
   );
 }

@@ -13,6 +13,7 @@ import type { ClientCoreFactory } from './client-core.js';
 import { loadOrCreateDeviceKey } from './device-key.js';
 import type { DaemonConfig } from './flags.js';
 import { Tunnel, type TunPort } from './tunnel.js';
+import { flattenStats, toMapping, toResourceViews } from './views.js';
 
 /** WireGuard over IPv6 with room to spare: the tunnel MTU Firezone and many VPNs pick. */
 export const TUN_MTU = 1280;
@@ -112,18 +113,19 @@ export class Session {
 
   stats(): Record<string, number> {
     return {
-      ...(this.core?.stats() ?? {}),
-      ...(this.tunnel?.counters ?? {}),
+      ...(this.core ? flattenStats(this.core.stats()) : {}),
+      ...prefixed('helper', this.tunnel?.counters ?? {}),
       ...prefixed('portal', this.link.dropped),
     };
   }
 
   resources(): ResourceView[] {
-    return this.core?.resources() ?? this.init?.resources.map((resource) => ({ resource, status: 'unknown' })) ?? [];
+    if (this.core) return toResourceViews(this.core);
+    return this.init?.resources.map((resource) => ({ resource, status: 'idle', gatewayId: null })) ?? [];
   }
 
   mappings(): Mapping[] {
-    return this.core?.mappings() ?? [];
+    return this.core?.mappings().map(toMapping) ?? [];
   }
 
   private core: ReturnType<ClientCoreFactory> | undefined;
@@ -177,7 +179,7 @@ export class Session {
   private async bringUpTunnel(init: Init): Promise<void> {
     const { config, run, log, stateFile, createCore } = this.options;
     if (!createCore) throw new Error('this build has no client core (tunnel/client)');
-    const core = createCore({ privateKey: this.deviceKey.privateKey, now: performance.timeOrigin + performance.now() });
+    const core = createCore({ privateKey: Buffer.from(this.deviceKey.privateKey).toString('base64'), mtu: TUN_MTU });
     const tun = this.options.openTun(config.tunName, TUN_MTU);
     this.tun = tun;
     await mustRun(run, 'ip', ['-4', 'addr', 'add', `${init.device.tunnel.ipv4}/32`, 'dev', tun.name]);
@@ -195,8 +197,14 @@ export class Session {
       sendToPortal: (m) => this.link.send(m),
       portalAddresses: await portalAddresses(this.options.portalUrl),
       onEvent: (event) => {
-        if (event.type === 'mapping_changed') this.options.events.mapping(event.mapping);
-        if (event.type === 'resources_changed') this.options.events.resources(this.resources());
+        if (event.type === 'mapping_created' || event.type === 'mapping_changed') {
+          this.options.events.mapping(toMapping(event.mapping));
+        } else if (event.type === 'nat_state_changed') {
+          const mapping = this.core?.mappings().find((m) => m.domain === event.domain);
+          if (mapping) this.options.events.mapping(toMapping(mapping));
+        } else if (event.type === 'resources_changed' || event.type === 'resource_status_changed') {
+          this.options.events.resources(this.resources());
+        }
       },
       onFatal: (e) => void this.fail(e),
     });

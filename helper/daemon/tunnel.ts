@@ -1,10 +1,10 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import type { PortalToClient, ClientToPortal } from '../../protocol/portal-client.js';
 import type { DnsControl } from '../dns/dns-control.js';
 import type { RouteControl } from '../os/routes.js';
-import type { ClientCore, ClientCoreEvent, NetworkAddress, UpstreamQuery } from './client-core.js';
+import type { ClientCore, ClientCoreEvent, Endpoint, UpstreamQuery } from './client-core.js';
 import { queryUpstream } from './upstream-dns.js';
 
 /** The parts of the native TUN device the loop uses (native/tun.ts's TunDevice). */
@@ -49,6 +49,8 @@ export class Tunnel {
   private stopped = false;
   /** OS updates (routes, DNS) run one at a time, in order, off the packet path. */
   private osQueue: Promise<void> = Promise.resolve();
+  /** Gateway hosts already covered by the routes' bypass list. */
+  private readonly knownPeers = new Set<string>();
   readonly counters = { udpSendErrors: 0, upstreamErrors: 0 };
 
   constructor(private readonly options: TunnelOptions) {
@@ -63,7 +65,7 @@ export class Tunnel {
     });
     options.dns.onHostResolversChanged((resolvers) => {
       log.info({ resolvers }, 'host resolvers changed');
-      options.core.setHostResolvers(resolvers, now());
+      options.core.setHostResolvers(resolvers);
       this.drain();
     });
   }
@@ -72,7 +74,7 @@ export class Tunnel {
   async start(): Promise<void> {
     const resolvers = await this.options.dns.readHostResolvers();
     this.options.log.info({ resolvers }, 'host resolvers');
-    this.options.core.setHostResolvers(resolvers, now());
+    this.options.core.setHostResolvers(resolvers);
     await this.applyRoutes();
     await this.applyDns();
     this.drain();
@@ -98,7 +100,7 @@ export class Tunnel {
   private openUdp(type: 'udp4' | 'udp6'): UdpSocket {
     const socket = createSocket({ type, ipv6Only: type === 'udp6' });
     socket.on('message', (message, rinfo) => {
-      this.options.core.handleNetworkDatagram(message, { address: rinfo.address, port: rinfo.port }, now());
+      this.options.core.handleNetworkDatagram(message, { host: rinfo.address, port: rinfo.port }, now());
       this.drain();
     });
     socket.on('error', (e) => this.options.log.warn({ err: e, type }, 'gateway socket error'));
@@ -115,7 +117,7 @@ export class Tunnel {
       tun.write(batch);
       batch.length = 0;
     }
-    for (let t = core.pollTransmit(); t !== undefined; t = core.pollTransmit()) this.transmit(t.to, t.payload);
+    for (let t = core.pollTransmit(); t !== undefined; t = core.pollTransmit()) this.transmit(t.to, t.data);
     for (let q = core.pollUpstreamQuery(); q !== undefined; q = core.pollUpstreamQuery()) this.forward(q);
     for (let m = core.pollPortalMessage(); m !== undefined; m = core.pollPortalMessage()) {
       this.options.sendToPortal(m);
@@ -124,9 +126,15 @@ export class Tunnel {
     this.arm(core.pollTimeout());
   }
 
-  private transmit(to: NetworkAddress, payload: Uint8Array): void {
-    const socket = isIPv6(to.address) ? this.udp6 : this.udp4;
-    socket.send(payload, to.port, to.address, (e) => {
+  private transmit(to: Endpoint, payload: Uint8Array): void {
+    if (!this.knownPeers.has(to.host)) {
+      // A new gateway: make sure a CIDR resource covering its endpoint cannot pull our datagrams into the TUN.
+      // WireGuard retries a lost first handshake, so the moment until the rule exists costs at most one retry.
+      this.knownPeers.add(to.host);
+      this.queueOs(() => this.applyRoutes());
+    }
+    const socket = isIPv6(to.host) ? this.udp6 : this.udp4;
+    socket.send(payload, to.port, to.host, (e) => {
       if (e) this.counters.udpSendErrors++;
     });
   }
@@ -137,12 +145,12 @@ export class Tunnel {
       (e: Error) => {
         this.counters.upstreamErrors++;
         this.options.log.debug({ err: e, server: query.server }, 'upstream query failed');
-        this.answer(query.ref, e);
+        this.answer(query.ref, { error: e.message });
       },
     );
   }
 
-  private answer(ref: number, response: Uint8Array | Error): void {
+  private answer(ref: number, response: Uint8Array | { error: string }): void {
     if (this.stopped) return;
     this.options.core.handleUpstreamResponse(ref, response, now());
     this.drain();
@@ -169,20 +177,31 @@ export class Tunnel {
     switch (event.type) {
       case 'routes_changed':
         return this.queueOs(() => this.applyRoutes());
-      case 'sentinels_changed':
+      case 'dns_sentinels_changed':
+        for (const { upstream, reason } of event.ignored) log.warn({ upstream, reason }, 'upstream resolver not used');
         return this.queueOs(async () => {
           await this.applyRoutes();
           await this.applyDns();
         });
       case 'dns_query':
+        // The access log: one line per intercepted query.
         log.info(
-          { access: 'dns', name: event.name, qtype: event.qtype, action: event.action, resource: event.resourceId },
-          'dns',
+          {
+            access: 'dns',
+            name: event.name,
+            qtype: event.qtype,
+            transport: event.transport,
+            action: event.action,
+            resource: event.resourceId,
+          },
+          'dns query',
         );
-        break;
-      case 'log':
-        log[event.level]({ component: 'core' }, event.message);
-        break;
+        return;
+      case 'mapped_ips_exhausted':
+      case 'authorization_failed':
+      case 'portal_error':
+        log.warn({ event }, event.type);
+        return;
     }
     this.options.onEvent(event);
   }
@@ -193,7 +212,9 @@ export class Tunnel {
 
   private async applyRoutes(): Promise<void> {
     const { core, routes, portalAddresses } = this.options;
-    const bypass = [...core.peerAddresses(), ...core.sentinels().map((s) => s.upstream), ...portalAddresses];
+    const bypass = [...this.knownPeers, ...core.sentinels().map((s) => s.upstream), ...portalAddresses].filter(
+      (a) => isIP(a) !== 0,
+    );
     await routes.set(core.routes(), bypass);
   }
 
