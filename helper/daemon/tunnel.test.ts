@@ -9,77 +9,13 @@ import type { DnsControl } from '../dns/dns-control.js';
 import type { RunCommand } from '../os/command.js';
 import { RouteControl } from '../os/routes.js';
 import { StateFile } from '../os/state-file.js';
-import type { ClientCore, ClientCoreEvent, Endpoint, UpstreamQuery } from './client-core.js';
-import { Tunnel, type TunPort } from './tunnel.js';
+import { FakeTun, ScriptedCore } from './test-support/scripted-core.js';
+import { Tunnel } from './tunnel.js';
 
-// The loop's mechanics against a scripted core (this test's own, never shipped): what goes in comes out of every
-// poll queue, packets leave in one batch, the single timer fires, routes and DNS follow the core's events.
+// The loop's mechanics against a scripted core: what goes in comes out of every poll queue, packets leave in one
+// batch, the single timer fires, routes and DNS follow the core's events.
 
 const log = pino({ level: 'silent' });
-
-class ScriptedCore implements ClientCore {
-  readonly publicKey = 'k';
-  tunOut: Uint8Array[] = [];
-  transmits: { to: Endpoint; data: Uint8Array }[] = [];
-  events: ClientCoreEvent[] = [];
-  received: { data: string; from: Endpoint }[] = [];
-  timeouts: number[] = [];
-  deadline: number | undefined;
-  resolvers: string[] = [];
-  gateway: Endpoint = { host: '127.0.0.1', port: 0 };
-  currentRoutes = ['100.96.0.0/11', '10.0.0.0/8'];
-  currentSentinels: { sentinel: string; upstream: string }[] = [];
-
-  handleTunPacket(packet: Uint8Array): void {
-    this.tunOut.push(packet, packet);
-    this.transmits.push({ to: this.gateway, data: packet });
-  }
-  handleNetworkDatagram(datagram: Uint8Array, from: Endpoint): void {
-    this.received.push({ data: Buffer.from(datagram).toString(), from });
-  }
-  handlePortalMessage(): void {}
-  handleUpstreamResponse(): void {}
-  setHostResolvers(addresses: readonly string[]): void {
-    this.resolvers = [...addresses];
-    this.currentSentinels = addresses.map((upstream, i) => ({ sentinel: `100.100.111.${i + 1}`, upstream }));
-    this.events.push({ type: 'dns_sentinels_changed', sentinels: this.currentSentinels, ignored: [] });
-  }
-  handleTimeout(now: number): void {
-    this.timeouts.push(now);
-    this.deadline = undefined;
-  }
-  pollTunPacket = () => this.tunOut.shift();
-  pollTransmit = () => this.transmits.shift();
-  pollUpstreamQuery = (): UpstreamQuery | undefined => undefined;
-  pollPortalMessage = () => undefined;
-  pollEvent = () => this.events.shift();
-  pollTimeout = () => this.deadline;
-  routes = () => this.currentRoutes;
-  sentinels = () => this.currentSentinels;
-  mappings = () => [];
-  resources = () => [];
-  gateways = () => [];
-  stats = () => ({ drops: {} });
-}
-
-class FakeTun implements TunPort {
-  readonly name = 'tun-test';
-  readonly mtu = 1280;
-  writes: Uint8Array[][] = [];
-  handler: ((packets: Buffer[]) => void) | undefined;
-  closed = false;
-  onPackets(handler: ((packets: Buffer[]) => void) | undefined) {
-    this.handler = handler;
-  }
-  onError() {}
-  write(packets: readonly Uint8Array[]) {
-    this.writes.push([...packets]);
-    return packets.length;
-  }
-  close() {
-    this.closed = true;
-  }
-}
 
 let dir: string;
 beforeEach(() => {
