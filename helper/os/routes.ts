@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import type * as IpAddr from 'ipaddr.js';
+import { cidrContains, formatCidr, parseCidr, parseIp } from '../../protocol/ip.js';
 import type { Logger } from 'pino';
 import { mustRun, type RunCommand } from './command.js';
 import type { RouteRecord, RuleRecord, StateFile } from './state-file.js';
@@ -17,9 +16,6 @@ import type { RouteRecord, RuleRecord, StateFile } from './state-file.js';
  * Every route and rule is recorded in the state file before it is added, and removed on disconnect or at the next
  * start after a crash. Always `ip` with argument arrays.
  */
-
-// ipaddr.js is CommonJS with `export =`, which this project's ESM settings can only load through require.
-const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof IpAddr;
 
 export const ROUTE_TABLE = 28783; // "po"
 export const RULE_PRIORITY_BYPASS = 5180;
@@ -123,17 +119,9 @@ export function ruleArgs(verb: 'add' | 'del', r: RuleRecord): string[] {
 
 /** `10.1.2.3/8` → `10.0.0.0/8`; a bare address becomes a host prefix. Throws on garbage (callers pass validated input). */
 export function normalizePrefix(prefix: string): { family: 4 | 6; prefix: string } {
-  const [addr, bits] = prefix.includes('/') ? ipaddr.parseCIDR(prefix) : hostCidr(prefix);
-  const network =
-    addr.kind() === 'ipv4'
-      ? ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${bits}`)
-      : ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${bits}`);
-  return { family: addr.kind() === 'ipv4' ? 4 : 6, prefix: `${network.toString()}/${bits}` };
-}
-
-function hostCidr(address: string): [IpAddr.IPv4 | IpAddr.IPv6, number] {
-  const addr = ipaddr.parse(address.split('%')[0]!);
-  return [addr, addr.kind() === 'ipv4' ? 32 : 128];
+  const parsed = parseCidr(withoutZone(prefix), { allowHostBits: true, allowBareAddress: true });
+  if (!parsed.ok) throw new Error(parsed.error);
+  return { family: parsed.value.family, prefix: formatCidr(parsed.value) };
 }
 
 function hostPrefix(address: string): { family: 4 | 6; to: string } {
@@ -141,13 +129,16 @@ function hostPrefix(address: string): { family: 4 | 6; to: string } {
   return { family, to: prefix };
 }
 
+/** Whether `address` (optionally with an IPv6 zone) lies in `prefix`; false for anything unparsable. */
 export function prefixContains(prefix: string, address: string): boolean {
-  const [net, bits] = ipaddr.parseCIDR(prefix);
-  let addr = ipaddr.parse(address.split('%')[0]!);
-  if (addr.kind() === 'ipv6' && net.kind() === 'ipv4' && (addr as IpAddr.IPv6).isIPv4MappedAddress()) {
-    addr = (addr as IpAddr.IPv6).toIPv4Address();
-  }
-  return addr.kind() === net.kind() && addr.match(net, bits);
+  const range = parseCidr(prefix, { allowHostBits: true });
+  const addr = parseIp(withoutZone(address));
+  return range.ok && addr.ok && cidrContains(range.value, addr.value);
+}
+
+/** A link-local IPv6 address may carry its zone (`fe80::1%eth0`); routing rules take the bare address. */
+function withoutZone(address: string): string {
+  return address.split('%')[0]!;
 }
 
 const routeKey = (r: RouteRecord) => `${r.prefix} ${r.dev} ${r.table}`;
