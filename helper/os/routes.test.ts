@@ -49,6 +49,8 @@ describe('RouteControl', () => {
     expect(calls).toEqual([
       'ip -4 rule del to 10.0.0.53/32 lookup main priority 5180',
       'ip -4 rule add to 10.0.0.53/32 lookup main priority 5180',
+      'ip -4 rule del to 10.0.0.53/32 unreachable priority 5181',
+      'ip -4 rule add to 10.0.0.53/32 unreachable priority 5181',
       'ip -4 rule del lookup 28783 priority 5190',
       'ip -4 rule add lookup 28783 priority 5190',
       'ip -6 rule del lookup 28783 priority 5190',
@@ -57,13 +59,14 @@ describe('RouteControl', () => {
       'ip -6 route replace fd00:2021:1111:8000::/107 dev tun-x table 28783',
       'ip -4 route replace 10.0.0.0/8 dev tun-x table 28783',
     ]);
-    expect(state.readPrevious()).toMatchObject({ ok: true, state: { routes: { length: 3 }, rules: { length: 3 } } });
+    expect(state.readPrevious()).toMatchObject({ ok: true, state: { routes: { length: 3 }, rules: { length: 4 } } });
 
     calls.length = 0;
     await routes.set(['100.96.0.0/11', 'fd00:2021:1111:8000::/107'], ['10.0.0.53']);
     expect(calls).toEqual([
       'ip -4 route del 10.0.0.0/8 dev tun-x table 28783',
       'ip -4 rule del to 10.0.0.53/32 lookup main priority 5180',
+      'ip -4 rule del to 10.0.0.53/32 unreachable priority 5181',
     ]);
     expect(routes.routes).toEqual(['100.96.0.0/11', 'fd00:2021:1111:8000::/107']);
 

@@ -10,7 +10,9 @@ import type { RouteRecord, RuleRecord, StateFile } from './state-file.js';
  * helper's sockets to gateways, upstream resolvers and the portal normally take the host's uplink on their own. The
  * prefixes live in a routing table of ours that a policy rule consults before `main`; the one case that could loop —
  * a CIDR resource covering an address the helper itself talks to — gets a higher-priority rule `to <addr> lookup
- * main`, so that address keeps following the host's routing (which also follows the uplink as it changes). The
+ * main`, so that address keeps following the host's routing (which also follows the uplink as it changes), and an
+ * `unreachable` rule right after it, so that without a route in main the lookup ends there instead of falling
+ * through into the TUN. The
  * alternative, an fwmark on the helper's sockets, needs SO_MARK, which Node does not expose.
  *
  * Every route and rule is recorded in the state file before it is added, and removed on disconnect or at the next
@@ -45,7 +47,11 @@ export class RouteControl {
     const covered = bypass.filter((a) => routes.some((r) => prefixContains(r.prefix, a)));
     const rules: RuleRecord[] = uniqueBy(
       [
-        ...covered.map((a) => ({ ...hostPrefix(a), priority: RULE_PRIORITY_BYPASS, table: 'main' as const })),
+        ...covered.flatMap((a) => [
+          { ...hostPrefix(a), priority: RULE_PRIORITY_BYPASS, table: 'main' as const },
+          // Without a route in main (offline, uplink gone) the lookup would fall through to our table and loop.
+          { ...hostPrefix(a), priority: RULE_PRIORITY_BYPASS + 1, table: 'unreachable' as const },
+        ]),
         { family: 4 as const, priority: RULE_PRIORITY_TABLE, table },
         { family: 6 as const, priority: RULE_PRIORITY_TABLE, table },
       ],
@@ -110,8 +116,7 @@ export function ruleArgs(verb: 'add' | 'del', r: RuleRecord): string[] {
     'rule',
     verb,
     ...(r.to ? ['to', r.to] : []),
-    'lookup',
-    String(r.table),
+    ...(r.table === 'unreachable' ? ['unreachable'] : ['lookup', String(r.table)]),
     'priority',
     String(r.priority),
   ];

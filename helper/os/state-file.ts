@@ -40,8 +40,8 @@ export type RouteRecord = z.infer<typeof RouteRecord>;
 export const RuleRecord = z.object({
   family: z.union([z.literal(4), z.literal(6)]),
   priority: z.number().int(),
-  /** A routing table number, or `main`. */
-  table: z.union([z.number().int(), z.literal('main')]),
+  /** A routing table number, `main`, or `unreachable` (a rule that ends the lookup with ENETUNREACH). */
+  table: z.union([z.number().int(), z.literal('main'), z.literal('unreachable')]),
   /** Only packets to this prefix; absent means every packet. */
   to: z.string().optional(),
 });
