@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,13 +57,28 @@ describe.skipIf(skip)('postern-helper local API', () => {
     dir = mkdtempSync(join(tmpdir(), 'postern-e2e-api-'));
     chmodSync(dir, 0o755); // other uids must reach the socket itself, so its own mode is what is tested
     socketPath = join(dir, 'run', 'helper.sock');
-    helper = await startHelper(ns, ['--socket', socketPath, '--state-dir', join(dir, 'state'), '--dns-mode', 'none']);
+    helper = await startHelper(ns, [
+      '--socket',
+      socketPath,
+      '--state-dir',
+      join(dir, 'state'),
+      '--dns-mode',
+      'none',
+      '--log-file',
+      join(dir, 'log', 'helper.log'),
+    ]);
     posternGid = Number((await run('getent', ['group', 'postern'])).stdout.split(':')[2]);
   });
   afterAll(async () => {
     await helper?.stop();
     await ns?.destroy();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs JSON to the log file as well as stderr', () => {
+    const lines = readFileSync(join(dir, 'log', 'helper.log'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain('postern-helper ready');
+    expect(helper.text).toContain('postern-helper ready');
   });
 
   it('answers root', async () => {
