@@ -76,7 +76,9 @@ describe.skipIf(skip)('postern-helper local API', () => {
   });
 
   it('logs JSON to the log file as well as stderr', () => {
-    const lines = readFileSync(join(dir, 'log', 'helper.log'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(dir, 'log', 'helper.log'), 'utf8')
+      .trim()
+      .split('\n');
     expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain('postern-helper ready');
     expect(helper.text).toContain('postern-helper ready');
   });
