@@ -1,5 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { connect, isIPv6 } from 'node:net';
+import { DnsTcpReassembler, frameTcpMessage } from '../../tunnel/dns/index.js';
 
 export const UPSTREAM_TIMEOUT_MS = 5000;
 const DNS_PORT = 53;
@@ -14,53 +15,63 @@ export function queryUpstream(
   server: string,
   transport: 'udp' | 'tcp',
   payload: Uint8Array,
-  timeoutMs = UPSTREAM_TIMEOUT_MS,
+  { timeoutMs = UPSTREAM_TIMEOUT_MS, port = DNS_PORT }: { timeoutMs?: number; port?: number } = {},
 ): Promise<Uint8Array> {
-  return transport === 'udp' ? queryUdp(server, payload, timeoutMs) : queryTcp(server, payload, timeoutMs);
+  return transport === 'udp' ? queryUdp(server, port, payload, timeoutMs) : queryTcp(server, port, payload, timeoutMs);
 }
 
-function queryUdp(server: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+function queryUdp(server: string, port: number, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  const socket = createSocket(isIPv6(server.split('%')[0]!) ? 'udp6' : 'udp4');
+  return once(
+    server,
+    timeoutMs,
+    () => socket.close(),
+    (finish) => {
+      socket.on('error', finish);
+      socket.on('message', finish);
+      socket.connect(port, server, () => socket.send(payload));
+    },
+  );
+}
+
+function queryTcp(server: string, port: number, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  const socket = connect({ host: server, port });
+  const reassembler = new DnsTcpReassembler();
+  return once(
+    server,
+    timeoutMs,
+    () => socket.destroy(),
+    (finish) => {
+      socket.on('error', finish);
+      socket.on('connect', () => socket.write(frameTcpMessage(payload)));
+      socket.on('data', (chunk: Buffer) => {
+        reassembler.push(chunk);
+        const message = reassembler.pollMessage();
+        if (message) finish(message);
+      });
+      socket.on('end', () => finish(new Error(`${server} closed the TCP connection before answering`)));
+    },
+  );
+}
+
+/** Settles with the first answer or error (later ones are ignored), or a timeout error; then closes the socket. */
+function once(
+  server: string,
+  timeoutMs: number,
+  close: () => void,
+  start: (finish: (result: Uint8Array | Error) => void) => void,
+): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket(isIPv6(server.split('%')[0]!) ? 'udp6' : 'udp4');
-    const timer = setTimeout(() => finish(new Error(`no answer from ${server} within ${timeoutMs} ms`)), timeoutMs);
+    let done = false;
     const finish = (result: Uint8Array | Error) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      socket.close();
+      close();
       if (result instanceof Error) reject(result);
       else resolve(result);
     };
-    socket.on('error', (e) => finish(e));
-    socket.on('message', (message) => finish(message));
-    socket.connect(DNS_PORT, server, () => socket.send(payload));
-  });
-}
-
-function queryTcp(server: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: server, port: DNS_PORT });
-    const chunks: Buffer[] = [];
-    let received = 0;
     const timer = setTimeout(() => finish(new Error(`no answer from ${server} within ${timeoutMs} ms`)), timeoutMs);
-    const finish = (result: Uint8Array | Error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (result instanceof Error) reject(result);
-      else resolve(result);
-    };
-    socket.on('error', (e) => finish(e));
-    socket.on('connect', () => {
-      const length = Buffer.alloc(2);
-      length.writeUInt16BE(payload.length);
-      socket.write(Buffer.concat([length, payload]));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      received += chunk.length;
-      if (received < 2) return;
-      const all = Buffer.concat(chunks);
-      const length = all.readUInt16BE(0);
-      if (all.length >= 2 + length) finish(all.subarray(2, 2 + length));
-    });
-    socket.on('end', () => finish(new Error(`${server} closed the TCP connection before answering`)));
+    start(finish);
   });
 }

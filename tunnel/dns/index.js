@@ -1,0 +1,11 @@
+/**
+ * DNS building blocks for the client's stub resolver and the gateway's resolver: parse queries (UDP or reassembled
+ * from TCP), build answers, inspect forwarded responses, normalise names. Pure functions over bytes; no I/O.
+ */
+export { ADVERTISED_UDP_SIZE, DnsClass, DnsType, MAX_TCP_MESSAGE, Opcode, Rcode, UDP_SIZE_WITHOUT_EDNS, rcodeName, typeName, } from './constants.js';
+export { inspectResponse, messageId, sameQuestion, setMessageId, } from './inspect.js';
+export { MAX_LABEL, MAX_NAME_TEXT, encodeName, normalizeName, readName } from './name.js';
+export { buildQuery, parseQuery } from './query.js';
+export { answerAddresses, answerNoData, answerPtr, answerRcode, buildResponse, maxResponseSize, } from './response.js';
+export { DnsTcpReassembler, frameTcpMessage } from './tcp.js';
+//# sourceMappingURL=index.js.map
