@@ -129,6 +129,7 @@ export class Session {
   }
 
   private core: ReturnType<ClientCoreFactory> | undefined;
+  private tunnelReady: Promise<void> | undefined;
   private dnsMode: 'systemd-resolved' | 'resolv-conf' | 'none' | undefined;
 
   private registerDevice(): void {
@@ -146,15 +147,21 @@ export class Session {
       this.options.log.warn({ code: message.code, reason: message.message }, 'the portal reported an error');
       return;
     }
-    if (message.type !== 'init') return this.tunnel?.handlePortalMessage(message);
+    if (message.type !== 'init') {
+      // Messages that arrive while the tunnel is being set up wait for it, in order.
+      await this.tunnelReady?.catch(() => {});
+      return this.tunnel?.handlePortalMessage(message);
+    }
     this.link.markHealthy();
     this.init = message;
-    if (this.tunnel) {
+    if (this.tunnelReady) {
       // A reconnect: the core takes the fresh resource list; the tunnel and its OS state stay as they are.
-      this.tunnel.handlePortalMessage(message);
+      await this.tunnelReady.catch(() => {});
+      this.tunnel?.handlePortalMessage(message);
     } else {
+      this.tunnelReady = this.bringUpTunnel(message);
       try {
-        await this.bringUpTunnel(message);
+        await this.tunnelReady;
       } catch (e) {
         const error: ConnectionError = { code: 'system', message: `cannot set up the tunnel: ${(e as Error).message}` };
         this.options.log.error({ err: e }, error.message);
@@ -163,7 +170,8 @@ export class Session {
         return this.settle({ status: 'disconnected', error });
       }
     }
-    if (this.stopped) return;
+    if (this.stopped) return this.teardownTunnel(); // disconnected while the tunnel came up
+    if (!this.tunnel) return;
     this.since = this.state.status === 'reconnecting' ? this.since : Date.now();
     this.attempt = 1;
     this.settle({
