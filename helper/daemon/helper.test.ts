@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,6 +154,7 @@ describe('Helper', () => {
     expect(after).toEqual({ status: 'disconnected' });
     expect(tuns[0]!.closed).toBe(true);
     expect(commands).toContain('ip -4 route del 100.96.0.0/11 dev tun-test table 28783');
+    expect(existsSync(join(dir, 'state', 'state.json'))).toBe(false); // nothing left for a recovery to undo
   });
 
   it('keeps the tunnel and reports reconnecting when the portal link drops', async () => {

@@ -155,6 +155,7 @@ export class Helper {
     if (!session) return;
     this.session = undefined;
     await session.stop();
+    this.stateFile.clearIfEmpty();
     this.state = finalState;
     this.api?.broadcast({ type: 'state_changed', state: finalState });
   }

@@ -111,6 +111,12 @@ export class StateFile {
     this.current = next;
   }
 
+  /** Removes the file when everything recorded has been undone (a clean disconnect or exit). */
+  clearIfEmpty(): void {
+    const { dns, routes, rules } = this.current;
+    if (dns === null && routes.length === 0 && rules.length === 0) this.clear();
+  }
+
   /** Nothing is left to undo: remove the file, so the next start has nothing to recover. */
   clear(): void {
     this.current = { version: 1, pid: process.pid, dns: null, routes: [], rules: [] };
