@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { type RunCommand } from '../os/command.js';
 
 /** Who is on the other end of a Unix socket, as the kernel tells it (SO_PEERCRED). */
@@ -58,10 +57,4 @@ export async function ensureGroup(run: RunCommand, name = API_GROUP): Promise<nu
   const gid = await lookup();
   if (gid === undefined) throw new Error(`group ${name} still missing after groupadd`);
   return gid;
-}
-
-/** The file descriptor behind a connected socket (libuv's handle), for SO_PEERCRED. */
-export function socketFd(socket: Socket): number | undefined {
-  const handle = (socket as unknown as { _handle?: { fd?: unknown } })._handle;
-  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : undefined;
 }
