@@ -134,10 +134,13 @@ export class Tunnel {
       this.queueOs(() => this.applyRoutes());
     }
     const socket = isIPv6(to.host) ? this.udp6 : this.udp4;
-    socket.send(payload, to.port, to.host, (e) => {
-      if (e) this.counters.udpSendErrors++;
-    });
+    socket.send(payload, to.port, to.host, this.onSent);
   }
+
+  /** One callback for every send (no closure per packet). */
+  private readonly onSent = (error: Error | null): void => {
+    if (error) this.counters.udpSendErrors++;
+  };
 
   private forward(query: UpstreamQuery): void {
     queryUpstream(query.server, query.transport, query.payload).then(
