@@ -1,17 +1,50 @@
 #!/usr/bin/env node
 import { POSTERN_VERSION } from '../protocol/version.js';
+import { resolveCli } from './cli.js';
+import { ConfigError, startPortal } from './server.js';
 
-const USAGE = `usage: postern-portal [--version] [--help]
-
-postern-portal: the control plane (sign-in, resources, policies, gateways).
-This build only answers --version and --help; the rest arrives with its own issue.`;
-
-const arg = process.argv[2];
-if (arg === '--version') {
-  console.log(POSTERN_VERSION);
-} else if (arg === '--help' || arg === undefined) {
-  console.log(USAGE);
-} else {
-  console.error(`postern-portal: unknown argument ${arg}\n${USAGE}`);
-  process.exitCode = 2;
+async function main(): Promise<number> {
+  if (process.argv.includes('--version')) {
+    console.log(POSTERN_VERSION);
+    return 0;
+  }
+  const cli = await resolveCli(process.argv.slice(2), process.env);
+  if (cli.kind === 'print') {
+    console.log(cli.text);
+    return 0;
+  }
+  if (cli.kind === 'fail') {
+    for (const error of cli.errors) console.error(`postern-portal: ${error}`);
+    return 2;
+  }
+  let portal;
+  try {
+    portal = await startPortal(cli.options);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const error of err.errors) console.error(`postern-portal: ${error}`);
+      return 2;
+    }
+    throw err;
+  }
+  const running = portal;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      running.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+  return -1;
 }
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error('postern-portal:', err);
+    process.exitCode = 1;
+  },
+);

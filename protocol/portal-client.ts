@@ -57,6 +57,8 @@ export const ConfigChanged = z.object({
   type: z.literal('config_changed'),
   upstreamResolvers: z.array(z.union([z.ipv4(), z.ipv6()])).max(16),
   blockRules: z.array(BlockRule),
+  /** Like `init`'s: the full current value, absent meaning the default ranges. */
+  mappedRanges: MappedRanges.optional(),
 });
 
 export const GatewayInfo = z.object({
