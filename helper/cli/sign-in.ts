@@ -3,6 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { ApiError, SignInQuery, SignInRedirect, type TokenRequest, TokenResponse } from '../../protocol/portal-http.js';
 
 /**
  * The CLI's browser sign-in (RFC 8252 loopback redirect): a one-shot HTTP listener on 127.0.0.1, the portal's
@@ -11,14 +12,7 @@ import { z } from 'zod';
  * verifier), then the code exchanged for a client token at `POST /api/client/token`.
  */
 
-/** The portal's answer to the code exchange (protocol/portal-http.ts's TokenResponse, validated here on receipt). */
-const TokenResponse = z.object({
-  token: z.string().min(1).max(512),
-  expiresAt: z.number().int(),
-  account: z.object({ id: z.string().max(64), email: z.string().max(320) }),
-  nonce: z.string().max(512),
-});
-export type SignInResult = z.infer<typeof TokenResponse>;
+export type SignInResult = TokenResponse;
 
 export interface SignInOptions {
   portalUrl: string;
@@ -38,13 +32,14 @@ export async function signIn(options: SignInOptions): Promise<SignInResult> {
   try {
     const redirectUri = `http://127.0.0.1:${callback.port}/callback`;
     const url = new URL('/sign-in', options.portalUrl);
-    url.search = new URLSearchParams({
+    const query: SignInQuery = {
       redirect_uri: redirectUri,
       state,
       nonce,
       code_challenge: challenge,
       code_challenge_method: 'S256',
-    }).toString();
+    };
+    url.search = new URLSearchParams(query).toString();
     const opened = await options.openBrowser(url.toString());
     options.print(
       opened
@@ -86,7 +81,6 @@ function listenForCallback(
     if (url.pathname !== '/callback') return reply(res, 404, 'Not found.');
     const error = url.searchParams.get('error');
     const state = url.searchParams.get('state') ?? '';
-    const received = url.searchParams.get('code');
     if (!sameSecret(state, expectedState)) {
       // Not the redirect of our sign-in (a stale tab, or a forged request): refuse it and keep waiting.
       return reply(res, 400, 'This sign-in link does not belong to the running `postern sign-in`.');
@@ -95,9 +89,10 @@ function listenForCallback(
       reply(res, 400, `Sign-in failed: ${error}. You can close this tab.`);
       return settle.reject(new Error(`the portal reported: ${error}`));
     }
-    if (!received) return reply(res, 400, 'The redirect carried no code.');
+    const redirect = SignInRedirect.safeParse(Object.fromEntries(url.searchParams));
+    if (!redirect.success) return reply(res, 400, 'The redirect carried no valid code.');
     reply(res, 200, 'Signed in. You can close this tab and return to the terminal.');
-    settle.resolve(received);
+    settle.resolve(redirect.data.code);
   });
   const timer = setTimeout(() => settle.reject(new Error('timed out waiting for the browser sign-in')), timeoutMs);
   return new Promise((resolve, reject) => {
@@ -116,11 +111,7 @@ function listenForCallback(
   });
 }
 
-async function exchangeCode(
-  portalUrl: string,
-  body: { code: string; code_verifier: string; redirect_uri: string },
-  expectedNonce: string,
-): Promise<SignInResult> {
+async function exchangeCode(portalUrl: string, body: TokenRequest, expectedNonce: string): Promise<SignInResult> {
   const response = await fetch(new URL('/api/client/token', portalUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
