@@ -3,7 +3,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { ApiError, SignInQuery, SignInRedirect, type TokenRequest, TokenResponse } from '../../protocol/portal-http.js';
+import type { SignInQuery} from '../../protocol/portal-http.js';
+import { ApiError, SignInRedirect, type TokenRequest, TokenResponse } from '../../protocol/portal-http.js';
 
 /**
  * The CLI's browser sign-in (RFC 8252 loopback redirect): a one-shot HTTP listener on 127.0.0.1, the portal's
@@ -118,13 +119,16 @@ async function exchangeCode(portalUrl: string, body: TokenRequest, expectedNonce
     body: JSON.stringify(body),
   });
   const text = await response.text();
-  if (!response.ok)
-    throw new Error(`the portal refused the sign-in code (HTTP ${response.status}): ${text.slice(0, 500)}`);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new Error('the portal answered the code exchange with something that is not JSON');
+    throw new Error(`the portal answered the code exchange (HTTP ${response.status}) with something that is not JSON`);
+  }
+  if (!response.ok) {
+    const error = ApiError.safeParse(json);
+    const why = error.success ? `${error.data.error}: ${error.data.message}` : text.slice(0, 500);
+    throw new Error(`the portal refused the sign-in code (HTTP ${response.status}): ${why}`);
   }
   const parsed = TokenResponse.safeParse(json);
   if (!parsed.success) throw new Error(`the portal's token response is invalid: ${z.prettifyError(parsed.error)}`);
