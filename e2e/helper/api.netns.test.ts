@@ -95,6 +95,26 @@ describe.skipIf(skip)('postern-helper local API', () => {
     expect(result).toEqual({ connected: false, error: 'EACCES', replies: [] });
   });
 
+  it('refuses a non-member by its SO_PEERCRED credentials even when the socket file lets it in', async () => {
+    chmodSync(socketPath, 0o666);
+    try {
+      const result = await clientAs(socketPath, ['--reuid=65534', '--regid=65534', '--clear-groups']);
+      expect(result).toEqual({
+        connected: true,
+        replies: [
+          {
+            type: 'error',
+            id: null,
+            code: 'forbidden',
+            message: expect.stringContaining('uid 65534') as string,
+          },
+        ],
+      });
+    } finally {
+      chmodSync(socketPath, 0o660);
+    }
+  });
+
   it('accepts a second uid that is in group postern', async () => {
     const result = await clientAs(socketPath, ['--reuid=65534', '--regid=65534', `--groups=${posternGid}`]);
     expect(result.replies).toEqual([expect.objectContaining({ type: 'hello_result', id: 1 })]);
