@@ -3,7 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import type { SignInQuery} from '../../protocol/portal-http.js';
+import type { SignInQuery } from '../../protocol/portal-http.js';
 import { ApiError, SignInRedirect, type TokenRequest, TokenResponse } from '../../protocol/portal-http.js';
 
 /**
