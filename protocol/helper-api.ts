@@ -8,7 +8,7 @@ import { Resource, ResourceId, TunnelAddresses } from './resources.js';
  * Frame format: every message is one frame, a 4-byte big-endian unsigned length followed by that many bytes of
  * UTF-8 JSON. Requests carry a client-chosen `id`; each request gets exactly one reply with the same `id` — its
  * `…_result` or an `error`. After `subscribe`, the helper also pushes events (`state_changed`, `resources_changed`,
- * `mapping_changed`), which carry no `id`. Both sides validate every frame with these schemas on receipt.
+ * `mapping_changed`, `mappings_cleared`), which carry no `id`. Both sides validate every frame with these schemas on receipt.
  *
  * The helper accepts request frames up to MAX_REQUEST_FRAME_BYTES; a larger one gets an `error` (`too_large`) and the
  * connection is closed (the stream cannot be resynchronised). Clients accept frames up to MAX_REPLY_FRAME_BYTES.
@@ -270,6 +270,8 @@ export const StateChanged = z.object({ type: z.literal('state_changed'), state: 
 export const ResourcesChanged = z.object({ type: z.literal('resources_changed'), resources: z.array(ResourceView) });
 /** One mapping was created or changed (NAT state, gateway, last use). */
 export const MappingChanged = z.object({ type: z.literal('mapping_changed'), mapping: Mapping });
+/** Every mapping is gone (the portal changed the mapped ranges); applications resolve again. */
+export const MappingsCleared = z.object({ type: z.literal('mappings_cleared') });
 
 export const HelperMessage = z.discriminatedUnion('type', [
   HelloResult,
@@ -283,10 +285,14 @@ export const HelperMessage = z.discriminatedUnion('type', [
   StateChanged,
   ResourcesChanged,
   MappingChanged,
+  MappingsCleared,
 ]);
 export type HelperMessage = z.infer<typeof HelperMessage>;
 export type HelperEvent =
-  z.infer<typeof StateChanged> | z.infer<typeof ResourcesChanged> | z.infer<typeof MappingChanged>;
+  | z.infer<typeof StateChanged>
+  | z.infer<typeof ResourcesChanged>
+  | z.infer<typeof MappingChanged>
+  | z.infer<typeof MappingsCleared>;
 
 /** The successful reply each request type gets. */
 export interface HelperResultByRequest {

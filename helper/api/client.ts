@@ -79,13 +79,7 @@ export class HelperClient {
   }
 
   private dispatch(message: HelperMessage): void {
-    if (
-      message.type === 'state_changed' ||
-      message.type === 'resources_changed' ||
-      message.type === 'mapping_changed'
-    ) {
-      return this.onEvent(message);
-    }
+    if (!('id' in message)) return this.onEvent(message);
     if (message.type === 'error' && message.id === null) return this.fail(message.message, message.code);
     const id = message.id as number;
     const waiter = this.pending.get(id);

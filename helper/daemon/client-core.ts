@@ -61,6 +61,8 @@ export interface CoreMapping {
 /** The events the daemon acts on or passes to the UI; the core has a few more, which the daemon ignores. */
 export type ClientCoreEvent =
   | { type: 'mapping_created' | 'mapping_changed'; mapping: CoreMapping }
+  /** The portal changed the mapped ranges: every mapping is gone. */
+  | { type: 'mappings_cleared'; ranges: string[] }
   | { type: 'nat_state_changed'; domain: string }
   | { type: 'resource_status_changed'; resourceId: string; status: CoreResourceStatus }
   | { type: 'resources_changed' }

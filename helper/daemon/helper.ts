@@ -130,6 +130,7 @@ export class Helper {
         state: (state) => this.setState(session, state),
         resources: (resources) => this.api?.broadcast({ type: 'resources_changed', resources }),
         mapping: (mapping) => this.api?.broadcast({ type: 'mapping_changed', mapping }),
+        mappingsCleared: () => this.api?.broadcast({ type: 'mappings_cleared' }),
       },
     });
     this.session = session;

@@ -31,6 +31,7 @@ export interface SessionOptions {
     state: (state: ConnectionState) => void;
     resources: (resources: ResourceView[]) => void;
     mapping: (mapping: Mapping) => void;
+    mappingsCleared: () => void;
   };
 }
 
@@ -207,6 +208,8 @@ export class Session {
       onEvent: (event) => {
         if (event.type === 'mapping_created' || event.type === 'mapping_changed') {
           this.options.events.mapping(toMapping(event.mapping));
+        } else if (event.type === 'mappings_cleared') {
+          this.options.events.mappingsCleared();
         } else if (event.type === 'nat_state_changed') {
           const mapping = this.core?.mappings().find((m) => m.domain === event.domain);
           if (mapping) this.options.events.mapping(toMapping(mapping));
