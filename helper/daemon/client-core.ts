@@ -30,7 +30,8 @@ export interface ClientCore {
   resources(): { resource: Resource; status: CoreResourceStatus; gatewayId: string | undefined }[];
   /** Gateways with a tunnel; `endpoint` is `host:port`. */
   gateways(): { id: string; endpoint: string }[];
-  stats(): { drops: Record<string, number> } & Record<string, number | Record<string, number>>;
+  /** Counters: numbers, and `drops` by reason. */
+  stats(): { drops: Record<string, number> };
 }
 
 export interface Endpoint {

@@ -20,11 +20,15 @@ export function toResourceViews(core: ClientCore): ResourceView[] {
 }
 
 /** Flattens the core's counters (`drops` by reason become `drops.<reason>`). */
-export function flattenStats(stats: ReturnType<ClientCore['stats']>): Record<string, number> {
+export function flattenStats(stats: object): Record<string, number> {
   const flat: Record<string, number> = {};
-  for (const [key, value] of Object.entries(stats)) {
+  for (const [key, value] of Object.entries(stats) as [string, unknown][]) {
     if (typeof value === 'number') flat[key] = value;
-    else for (const [inner, n] of Object.entries(value)) flat[`${key}.${inner}`] = n;
+    else if (typeof value === 'object' && value !== null) {
+      for (const [inner, n] of Object.entries(value) as [string, unknown][]) {
+        if (typeof n === 'number') flat[`${key}.${inner}`] = n;
+      }
+    }
   }
   return flat;
 }
