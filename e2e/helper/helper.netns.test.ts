@@ -29,6 +29,7 @@ describe.skipIf(skip)('postern-helper in a namespace', () => {
   let dir: string;
   let socketPath: string;
   let helper: BackgroundProcess;
+  let portalUrl: string;
   const processes: BackgroundProcess[] = [];
 
   const helperArgs = () => [
@@ -43,15 +44,18 @@ describe.skipIf(skip)('postern-helper in a namespace', () => {
   ];
   const cli = (...args: string[]) =>
     client.exec(process.execPath, [CLI_MAIN, '--socket', socketPath, ...args], { allowFailure: true });
-  const dig = (server: string, name: string, type = 'A') =>
-    client.exec('dig', ['+short', '+time=2', '+tries=1', `@${server}`, name, type]).then((r) => r.stdout.trim());
+  const dig = (server: string, name: string, type = 'A', ...options: string[]) =>
+    client
+      .exec('dig', ['+short', '+time=2', '+tries=1', ...options, `@${server}`, name, type])
+      .then((r) => r.stdout.trim());
+  const resolvConf = () => client.exec('cat', ['/etc/resolv.conf']).then((r) => r.stdout);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postern-e2e-helper-'));
     socketPath = join(dir, 'helper.sock');
     client = await Namespace.create('client');
     upstream = await Namespace.create('upstream');
-    await connect(client, upstream, { a: ['10.77.0.2/24'], b: ['10.77.0.53/24'] });
+    await connect(client, upstream, { a: ['10.77.0.2/24'], b: ['10.77.0.53/24', '10.77.0.54/24'] });
     client.writeEtc('resolv.conf', ORIGINAL_RESOLV_CONF);
     const dnsmasq = upstream.spawn('dnsmasq', 'dnsmasq', [
       '--keep-in-foreground',
@@ -60,7 +64,7 @@ describe.skipIf(skip)('postern-helper in a namespace', () => {
       '--no-resolv',
       '--no-hosts',
       '--bind-interfaces',
-      '--listen-address=10.77.0.53',
+      '--listen-address=10.77.0.53,10.77.0.54',
       '--address=/www.example.test/192.0.2.10',
       '--log-queries',
     ]);
@@ -73,13 +77,12 @@ describe.skipIf(skip)('postern-helper in a namespace', () => {
       JSON.stringify(RESOURCES),
     ]);
     processes.push(portal);
-    const port = (await portal.waitForOutput(/portal listening on (\d+)/))[1]!;
+    portalUrl = `http://10.77.0.53:${(await portal.waitForOutput(/portal listening on (\d+)/))[1]!}`;
     writeFileSync(join(dir, 'token'), 'e2e-token\n');
 
     helper = await startHelper(client, helperArgs());
     processes.push(helper);
-    const connected = await cli('connect', '--portal', `http://10.77.0.53:${port}`, '--token-file', join(dir, 'token'));
-    expect(connected, helper.text).toMatchObject({ code: 0, stdout: expect.stringContaining('connected') });
+    await connectCli();
   });
   afterAll(async () => {
     for (const p of processes) await p.stop();
@@ -87,6 +90,11 @@ describe.skipIf(skip)('postern-helper in a namespace', () => {
     await upstream?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  async function connectCli() {
+    const connected = await cli('connect', '--portal', portalUrl, '--token-file', join(dir, 'token'));
+    expect(connected, helper.text).toMatchObject({ code: 0, stdout: expect.stringContaining('connected') });
+  }
 
   async function status() {
     return StatusResult.parse(JSON.parse((await cli('status', '--json')).stdout));
@@ -114,16 +122,47 @@ describe.skipIf(skip)('postern-helper in a namespace', () => {
     expect([...mappings[0]!.ipv4].sort()).toEqual([...mapped].sort());
   });
 
+  it('answers over TCP too, and writes an access-log line per intercepted query', async () => {
+    const sentinel = (await status()).dns!.sentinels[0]!;
+    expect(await dig(sentinel, 'www.example.test', 'A', '+tcp')).toBe('192.0.2.10');
+    expect((await dig(sentinel, 'nas.corp.test', 'A', '+tcp')).split('\n')[0]).toMatch(/^100\./);
+    await helper.waitForOutput(/"access":"dns".*"name":"www\.example\.test"/);
+  });
+
+  it('takes over an external rewrite of resolv.conf: new upstream, ours again, and restores the new one', async () => {
+    const rewritten = 'nameserver 10.77.0.54\n';
+    client.writeEtc('resolv.conf', rewritten); // what NetworkManager or dhclient would do
+    await expect.poll(async () => (await status()).dns?.upstreams, { timeout: 10_000 }).toEqual(['10.77.0.54']);
+    const sentinel = (await status()).dns!.sentinels[0]!;
+    await expect.poll(resolvConf, { timeout: 10_000 }).toContain(`nameserver ${sentinel}`);
+    expect(await dig(sentinel, 'www.example.test')).toBe('192.0.2.10');
+
+    expect(await cli('disconnect')).toMatchObject({ code: 0 });
+    expect(await resolvConf()).toBe(rewritten);
+    expect((await client.exec('ip', ['rule'])).stdout).not.toContain('28783');
+    client.writeEtc('resolv.conf', ORIGINAL_RESOLV_CONF);
+    await connectCli();
+  });
+
   it('after SIGKILL, a fresh start restores resolv.conf byte for byte and removes its routes', async () => {
     await helper.kill();
-    expect((await client.exec('cat', ['/etc/resolv.conf'])).stdout).not.toBe(ORIGINAL_RESOLV_CONF);
-    const fresh = await startHelper(client, helperArgs());
-    processes.push(fresh);
-    expect((await client.exec('cat', ['/etc/resolv.conf'])).stdout).toBe(ORIGINAL_RESOLV_CONF);
+    expect(await resolvConf()).not.toBe(ORIGINAL_RESOLV_CONF);
+    helper = await startHelper(client, helperArgs());
+    processes.push(helper);
+    expect(await resolvConf()).toBe(ORIGINAL_RESOLV_CONF);
     expect((await client.exec('ip', ['route', 'show', 'table', '28783'])).stdout).toBe('');
     expect((await client.exec('ip', ['rule'])).stdout).not.toContain('28783');
     expect(
       (await run('ip', ['netns', 'exec', client.name, 'ip', 'link', 'show', 'pt0'], { allowFailure: true })).code,
     ).not.toBe(0);
+  });
+
+  it('restores DNS and routes on SIGTERM', async () => {
+    await connectCli();
+    expect(await resolvConf()).not.toBe(ORIGINAL_RESOLV_CONF);
+    expect(await helper.stop()).toBe(0);
+    expect(await resolvConf()).toBe(ORIGINAL_RESOLV_CONF);
+    expect((await client.exec('ip', ['rule'])).stdout).not.toContain('28783');
+    expect(helper.text).toContain('stopping: restoring DNS and routes');
   });
 });
