@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../helper/cli/run.js';
 import { signIn } from '../../helper/cli/sign-in.js';
 import { Helper } from '../../helper/daemon/helper.js';
-import { FakeTun, ScriptedCore } from '../../helper/daemon/test-support/scripted-core.js';
+import { captureCli } from '../../helper/test-support/cli.js';
+import { scriptedHelperDeps } from '../../helper/test-support/scripted-core.js';
 import type { RunCommand } from '../../helper/os/command.js';
 import { pgliteEngine } from '../../portal/testing/engines.js';
 import { startTestPortal, type TestPortal } from '../../portal/testing/fixture.js';
@@ -20,7 +20,7 @@ describe('postern CLI and helper against the real portal', () => {
   let portal: TestPortal;
   let helper: Helper;
   let dir: string;
-  const cores: ScriptedCore[] = [];
+  let scripted: ReturnType<typeof scriptedHelperDeps>;
 
   beforeAll(async () => {
     portal = await startTestPortal(pgliteEngine(), {
@@ -39,6 +39,7 @@ policies:
     dir = mkdtempSync(join(tmpdir(), 'postern-e2e-signin-'));
     const run: RunCommand = async (cmd) =>
       cmd === 'getent' ? { code: 0, stdout: 'postern:x:998:\n', stderr: '' } : { code: 0, stdout: '', stderr: '' };
+    scripted = scriptedHelperDeps(run);
     helper = new Helper(
       {
         socket: join(dir, 'helper.sock'),
@@ -50,16 +51,7 @@ policies:
         managedFile: join(dir, 'managed.json'),
       },
       pino({ level: 'silent' }),
-      {
-        run,
-        authorize: () => ({ allowed: true }),
-        createCore: () => {
-          const core = new ScriptedCore();
-          cores.push(core);
-          return core;
-        },
-        openTun: () => new FakeTun(),
-      },
+      scripted.deps,
     );
     await helper.start();
   }, 60_000); // PGlite's first start takes seconds
@@ -84,25 +76,20 @@ policies:
     return true;
   }
 
-  async function cli(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['--socket', join(dir, 'helper.sock'), ...argv], {
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      env: {},
-      signIn: async (portalUrl, _openBrowser, io) =>
-        (await signIn({ portalUrl, openBrowser: browser, print: io.err })).token,
+  const cli = (...argv: string[]) =>
+    captureCli(join(dir, 'helper.sock'), argv, async (portalUrl, _openBrowser, io) => {
+      return (await signIn({ portalUrl, openBrowser: browser, print: io.err })).token;
     });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
 
   it('signs in through the browser flow and connects with the portal-issued token', async () => {
     const result = await cli('sign-in', '--portal', portal.url);
     expect(result, result.err).toMatchObject({ code: 0, out: expect.stringContaining('as alice@corp.test') });
     const resources = JSON.parse((await cli('resources', '--json')).out) as { resource: { name: string } }[];
     expect(resources.map((r) => r.resource.name).sort()).toEqual(['lab', 'nas']);
-    expect(cores.at(-1)!.portalMessages[0]).toMatchObject({ type: 'init', account: { email: 'alice@corp.test' } });
+    expect(scripted.cores.at(-1)!.portalMessages[0]).toMatchObject({
+      type: 'init',
+      account: { email: 'alice@corp.test' },
+    });
     expect(await cli('disconnect')).toMatchObject({ code: 0, out: 'disconnected' });
   });
 

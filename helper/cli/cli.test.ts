@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HelperRequest } from '../../protocol/helper-api.js';
 import { ApiServer, errorFrame } from '../api/server.js';
 import { parseCliArgs } from './args.js';
+import { captureCli } from '../test-support/cli.js';
 import { runCli } from './run.js';
 
 describe('parseCliArgs', () => {
@@ -101,16 +102,7 @@ describe('runCli against a helper socket', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function cli(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['--socket', join(dir, 'helper.sock'), ...argv], {
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      env: {},
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (...argv: string[]) => captureCli(join(dir, 'helper.sock'), argv);
 
   it('connects with the token from the file', async () => {
     writeFileSync(join(dir, 'token'), '  secret-token\n');

@@ -11,7 +11,7 @@ import { HelperClient } from '../api/client.js';
 import type { RunCommand } from '../os/command.js';
 import type { DaemonConfig } from './flags.js';
 import { Helper } from './helper.js';
-import { FakeTun, ScriptedCore } from './test-support/scripted-core.js';
+import { type FakeTun, type ScriptedCore, scriptedHelperDeps } from '../test-support/scripted-core.js';
 
 const log = pino({ level: 'silent' });
 const INIT: PortalToClient = {
@@ -39,8 +39,6 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-helper-'));
   received = [];
   commands = [];
-  cores = [];
-  tuns = [];
   portal = new WebSocketServer({
     host: '127.0.0.1',
     port: 0,
@@ -70,20 +68,10 @@ beforeEach(async () => {
     logFile: undefined,
     managedFile: join(dir, 'managed.json'),
   };
-  helper = new Helper(config, log, {
-    run,
-    authorize: () => ({ allowed: true }),
-    createCore: () => {
-      const core = new ScriptedCore();
-      cores.push(core);
-      return core;
-    },
-    openTun: () => {
-      const tun = new FakeTun();
-      tuns.push(tun);
-      return tun;
-    },
-  });
+  const scripted = scriptedHelperDeps(run);
+  cores = scripted.cores;
+  tuns = scripted.tuns;
+  helper = new Helper(config, log, scripted.deps);
   await helper.start();
   client = await HelperClient.connect(config.socket);
 });

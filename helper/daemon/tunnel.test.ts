@@ -9,7 +9,7 @@ import type { DnsControl } from '../dns/dns-control.js';
 import type { RunCommand } from '../os/command.js';
 import { RouteControl } from '../os/routes.js';
 import { StateFile } from '../os/state-file.js';
-import { FakeTun, ScriptedCore } from './test-support/scripted-core.js';
+import { FakeTun, ScriptedCore } from '../test-support/scripted-core.js';
 import { Tunnel } from './tunnel.js';
 
 // The loop's mechanics against a scripted core: what goes in comes out of every poll queue, packets leave in one

@@ -1,7 +1,9 @@
-import type { PortalToClient } from '../../../protocol/portal-client.js';
-import type { Resource } from '../../../protocol/resources.js';
-import type { ClientCore, ClientCoreEvent, Endpoint, UpstreamQuery } from '../client-core.js';
-import type { TunPort } from '../tunnel.js';
+import type { HelperDeps } from '../daemon/helper.js';
+import type { RunCommand } from '../os/command.js';
+import type { PortalToClient } from '../../protocol/portal-client.js';
+import type { Resource } from '../../protocol/resources.js';
+import type { ClientCore, ClientCoreEvent, Endpoint, UpstreamQuery } from '../daemon/client-core.js';
+import type { TunPort } from '../daemon/tunnel.js';
 
 /**
  * Test doubles for the daemon's own tests: a scripted client core that echoes TUN packets and sends each one to a
@@ -77,4 +79,29 @@ export class FakeTun implements TunPort {
   close() {
     this.closed = true;
   }
+}
+
+/** Helper dependencies for tests without root: scripted cores, in-memory TUNs, a recorded `run`. */
+export function scriptedHelperDeps(run: RunCommand): {
+  deps: HelperDeps;
+  cores: ScriptedCore[];
+  tuns: FakeTun[];
+} {
+  const cores: ScriptedCore[] = [];
+  const tuns: FakeTun[] = [];
+  const deps: HelperDeps = {
+    run,
+    authorize: () => ({ allowed: true }),
+    createCore: () => {
+      const core = new ScriptedCore();
+      cores.push(core);
+      return core;
+    },
+    openTun: () => {
+      const tun = new FakeTun();
+      tuns.push(tun);
+      return tun;
+    },
+  };
+  return { deps, cores, tuns };
 }
