@@ -127,15 +127,16 @@ export interface ClientSettings {
 }
 
 export async function putSettings(db: Db, settings: NormalizedSettings): Promise<void> {
-  const entries = Object.entries(settings).filter(([, value]) => value !== undefined);
-  for (const [key, value] of entries) {
-    const json = sql`${JSON.stringify(value)}::jsonb`;
-    await db
-      .insertInto('settings')
-      .values({ key, value: json })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
-      .execute();
-  }
+  const rows = Object.entries(settings)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => ({ key, value: sql`${JSON.stringify(value)}::jsonb` }));
+  if (rows.length === 0) return;
+  // One statement, so clients never see a mix of old and new settings pushed between two writes.
+  await db
+    .insertInto('settings')
+    .values(rows)
+    .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
+    .execute();
 }
 
 export async function getSettings(db: Db): Promise<ClientSettings> {

@@ -11,7 +11,8 @@ import { startPortal, type Portal } from '../server.js';
 import { pgliteEngine, postgresEngine, postgresUnavailableReason, type TestEngine } from './engines.js';
 
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
-export const FAST_TIMINGS: Partial<PortalTimings> = { heartbeatMs: 200, gatewayAckTimeoutMs: 1000 };
+// Fast enough for quick tests, slow enough that a loaded 2-core CI machine does not miss heartbeats.
+export const FAST_TIMINGS: Partial<PortalTimings> = { heartbeatMs: 500, gatewayAckTimeoutMs: 3000 };
 
 /**
  * Runs `body` once per engine (PGlite, and a private PostgreSQL cluster when this machine can run one; otherwise
