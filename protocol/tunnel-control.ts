@@ -33,3 +33,31 @@ export const ClientToGateway = z.discriminatedUnion('type', [AssignedIps]);
 export type ClientToGateway = z.infer<typeof ClientToGateway>;
 export const GatewayToClient = z.discriminatedUnion('type', [DomainStatus]);
 export type GatewayToClient = z.infer<typeof GatewayToClient>;
+
+/** A control message as the UDP payload: UTF-8 JSON (one message per datagram). */
+export function encodeTunnelControl(message: ClientToGateway | GatewayToClient): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(message));
+}
+
+export type TunnelControlResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Parses and validates a gateway → client control payload; never throws. */
+export function decodeGatewayToClient(payload: Uint8Array): TunnelControlResult<GatewayToClient> {
+  return decode(payload, GatewayToClient);
+}
+
+/** Parses and validates a client → gateway control payload; never throws. */
+export function decodeClientToGateway(payload: Uint8Array): TunnelControlResult<ClientToGateway> {
+  return decode(payload, ClientToGateway);
+}
+
+function decode<T>(payload: Uint8Array, schema: z.ZodType<T>): TunnelControlResult<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch (error) {
+    return { ok: false, error: `not UTF-8 JSON: ${(error as Error).message}` };
+  }
+  const parsed = schema.safeParse(json);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: parsed.error.message };
+}

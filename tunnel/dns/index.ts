@@ -23,6 +23,15 @@ export {
 } from './inspect.js';
 export type { DnsQuestion, Edns } from './message.js';
 export { MAX_LABEL, MAX_NAME_TEXT, encodeName, normalizeName, readName, type WireName } from './name.js';
+export {
+  DomainPatternTable,
+  domainMatches,
+  formatDomainPattern,
+  matchesPattern,
+  parseDomainPattern,
+  type DomainPattern,
+  type PatternError,
+} from './pattern.js';
 export { buildQuery, parseQuery, type DnsQuery, type QueryError, type QueryOptions } from './query.js';
 export {
   answerAddresses,

@@ -1,8 +1,8 @@
+import { domainMatches } from '../dns/index.js';
 import type { Resource } from '../../protocol/resources.js';
 import { isForwardableDestination, rangeContains, resourceRange, type IpBytes } from './destinations.js';
 import type { AuthorizedClient } from './authorizations.js';
 import { DnsMappings, type DomainMapping } from './dns-mappings.js';
-import { domainMatchesPattern } from './domain-pattern.js';
 import { filtersAllow } from './filters.js';
 import { NatTable, type NatEntry, type NatProtocol } from './nat-table.js';
 
@@ -55,7 +55,7 @@ export class ClientSession {
     const target = this.dns.target(flow.dst, now);
     if (target) {
       const resource = this.client.authorizations.get(target.mapping.resourceId)?.resource;
-      if (resource?.type !== 'dns' || !domainMatchesPattern(resource.address, target.mapping.domain)) {
+      if (resource?.type !== 'dns' || !domainMatches(resource.address, target.mapping.domain)) {
         return { action: 'drop', reason: 'not_authorized' };
       }
       if (!filtersAllow(resource.filters, flow.protocol, flow.dstPort)) {
@@ -81,7 +81,7 @@ export class ClientSession {
     const auths = this.client.authorizations;
     this.dns.removeWhere((m) => {
       const resource = auths.get(m.resourceId)?.resource;
-      return resource?.type !== 'dns' || !domainMatchesPattern(resource.address, m.domain);
+      return resource?.type !== 'dns' || !domainMatches(resource.address, m.domain);
     });
     return this.nat
       .removeWhere((entry) => {

@@ -28,8 +28,7 @@ import type { AccessLogEntry } from './access-log.js';
 import { isForwardableDestination, sameIp, type IpBytes } from './destinations.js';
 import { AuthorizationTable, type AuthorizeOutcome, type PeerChange } from './authorizations.js';
 import { ClientSession, type OutboundFlow } from './client-session.js';
-import { normalizeName } from '../dns/index.js';
-import { domainMatchesPattern } from './domain-pattern.js';
+import { normalizeName, domainMatches } from '../dns/index.js';
 import { translateToIpv4, translateToIpv6 } from './nat64.js';
 import type { NatEntry, NatTable } from './nat-table.js';
 import {
@@ -404,7 +403,7 @@ export class GatewayState {
     };
     if (!domain) return refuse('not a domain name');
     const resource = session.client.authorizations.get(message.resourceId)?.resource;
-    if (resource?.type !== 'dns' || !domainMatchesPattern(resource.address, domain)) return refuse('not authorized');
+    if (resource?.type !== 'dns' || !domainMatches(resource.address, domain)) return refuse('not authorized');
     if (!session.dns.get(domain) && session.dns.size >= this.config.maxDomainsPerClient) {
       return refuse('too many domains');
     }
@@ -494,7 +493,7 @@ export class GatewayState {
     const { requestId, domain } = waiter;
     const mapping = session.dns.get(domain);
     const resource = mapping && session.client.authorizations.get(mapping.resourceId)?.resource;
-    if (!mapping || resource?.type !== 'dns' || !domainMatchesPattern(resource.address, domain)) {
+    if (!mapping || resource?.type !== 'dns' || !domainMatches(resource.address, domain)) {
       session.dns.remove(domain);
       this.access({ kind: 'refused', client, requestId, domain, reason: 'not authorized' });
       return false;
