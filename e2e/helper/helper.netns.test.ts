@@ -4,14 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StatusResult } from '../../protocol/helper-api.js';
-import { nativeCore } from '../../helper/daemon/platform.js';
 import { type BackgroundProcess, Namespace, connect, netnsUnavailableReason, run } from '../netns/index.js';
 import { CLI_MAIN, startHelper } from './helper-process.js';
 
 const PORTAL = fileURLToPath(new URL('../../dist/e2e/helper/fixtures/scripted-portal.js', import.meta.url));
-const skip =
-  netnsUnavailableReason() ??
-  (nativeCore === undefined ? 'this build has no client core yet (tunnel/client is not merged)' : undefined);
+const skip = netnsUnavailableReason();
 if (skip) console.warn(`skipping e2e/helper end-to-end tests: ${skip}`);
 
 const ORIGINAL_RESOLV_CONF = '# the namespace resolver\nnameserver 10.77.0.53\noptions timeout:2\n';

@@ -128,6 +128,7 @@ describe('Helper', () => {
       tunnel: { tunName: 'tun-test', mtu: 1280, addresses: INIT.type === 'init' ? INIT.device.tunnel : {} },
       routes: ['100.96.0.0/11', '10.0.0.0/8'],
       dns: { mode: 'none' },
+      stats: expect.objectContaining({ 'drops.scripted': 1, packetsToGateways: 0 }),
     });
     expect((await client.request({ type: 'resources' })).resources).toEqual([
       { resource: expect.objectContaining({ id: 'r1' }), status: 'idle', gatewayId: null },

@@ -26,7 +26,7 @@ export interface HelperDeps {
   run: RunCommand;
   /** The SO_PEERCRED check of an API connection, given the API group's id. */
   authorize: (socket: Socket, apiGid: number) => PeerDecision;
-  createCore: ClientCoreFactory | undefined;
+  createCore: ClientCoreFactory;
   openTun: (name: string, mtu: number) => TunPort;
 }
 

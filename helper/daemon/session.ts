@@ -25,7 +25,7 @@ export interface SessionOptions {
   stateFile: StateFile;
   run: RunCommand;
   log: Logger;
-  createCore: ClientCoreFactory | undefined;
+  createCore: ClientCoreFactory;
   openTun: (name: string, mtu: number) => TunPort;
   events: {
     state: (state: ConnectionState) => void;
@@ -187,7 +187,6 @@ export class Session {
 
   private async bringUpTunnel(init: Init): Promise<void> {
     const { config, run, log, stateFile, createCore } = this.options;
-    if (!createCore) throw new Error('this build has no client core (tunnel/client)');
     const core = createCore({ privateKey: Buffer.from(this.deviceKey.privateKey).toString('base64'), mtu: TUN_MTU });
     const tun = this.options.openTun(config.tunName, TUN_MTU);
     this.tun = tun;

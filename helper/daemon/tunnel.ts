@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { PortalToClient, ClientToPortal } from '../../protocol/portal-client.js';
 import type { DnsControl } from '../dns/dns-control.js';
 import type { RouteControl } from '../os/routes.js';
-import type { ClientCore, ClientCoreEvent, Endpoint, UpstreamQuery } from './client-core.js';
+import type { ClientEvent, UpstreamQuery } from '../../tunnel/client/index.js';
+import type { ClientCore, Endpoint } from './client-core.js';
 import { queryUpstream } from './upstream-dns.js';
 
 /** The parts of the native TUN device the loop uses (native/tun.ts's TunDevice). */
@@ -27,7 +28,7 @@ export interface TunnelOptions {
   sendToPortal: (message: ClientToPortal) => boolean;
   /** Addresses of the portal, kept out of the TUN like the gateways. */
   portalAddresses: readonly string[];
-  onEvent: (event: ClientCoreEvent) => void;
+  onEvent: (event: ClientEvent) => void;
   /** A fatal failure (TUN gone, OS refused routes): the session reports it and tears the tunnel down. */
   onFatal: (error: Error) => void;
 }
@@ -175,7 +176,7 @@ export class Tunnel {
     );
   }
 
-  private handleEvent(event: ClientCoreEvent): void {
+  private handleEvent(event: ClientEvent): void {
     const { log } = this.options;
     switch (event.type) {
       case 'routes_changed':

@@ -1,9 +1,10 @@
 import type { Mapping, ResourceView } from '../../protocol/helper-api.js';
-import type { ClientCore, CoreMapping } from './client-core.js';
+import type { MappingView } from '../../tunnel/client/index.js';
+import type { ClientCore } from './client-core.js';
 
 /** The client core's views in the local API's shapes (null rather than undefined: JSON has no undefined). */
 
-export function toMapping(m: CoreMapping): Mapping {
+export function toMapping(m: MappingView): Mapping {
   return {
     domain: m.domain,
     resourceId: m.resourceId ?? null,

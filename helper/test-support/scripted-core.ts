@@ -2,7 +2,8 @@ import type { HelperDeps } from '../daemon/helper.js';
 import type { RunCommand } from '../os/command.js';
 import type { PortalToClient } from '../../protocol/portal-client.js';
 import type { Resource } from '../../protocol/resources.js';
-import type { ClientCore, ClientCoreEvent, Endpoint, UpstreamQuery } from '../daemon/client-core.js';
+import type { ClientEvent, ClientStats, UpstreamQuery } from '../../tunnel/client/index.js';
+import type { ClientCore, Endpoint } from '../daemon/client-core.js';
 import type { TunPort } from '../daemon/tunnel.js';
 
 /**
@@ -15,7 +16,8 @@ export class ScriptedCore implements ClientCore {
   readonly publicKey = 'k';
   tunOut: Uint8Array[] = [];
   transmits: { to: Endpoint; data: Uint8Array }[] = [];
-  events: ClientCoreEvent[] = [];
+  events: ClientEvent[] = [];
+  transmitted = 0;
   received: { data: string; from: Endpoint }[] = [];
   timeouts: number[] = [];
   deadline: number | undefined;
@@ -27,6 +29,7 @@ export class ScriptedCore implements ClientCore {
   handleTunPacket(packet: Uint8Array): void {
     this.tunOut.push(packet, packet);
     this.transmits.push({ to: this.gateway, data: packet });
+    this.transmitted++;
   }
   handleNetworkDatagram(datagram: Uint8Array, from: Endpoint): void {
     this.received.push({ data: Buffer.from(datagram).toString(), from });
@@ -59,7 +62,25 @@ export class ScriptedCore implements ClientCore {
   mappings = () => [];
   resources = () => this.granted.map((resource) => ({ resource, status: 'idle' as const, gatewayId: undefined }));
   gateways = () => [];
-  stats = () => ({ drops: {} });
+  stats = (): ClientStats => ({
+    drops: { scripted: 1 },
+    dnsQueries: 0,
+    dnsAnsweredLocally: 0,
+    dnsForwarded: 0,
+    dnsUpstreamFailures: 0,
+    packetsToGateways: this.transmitted,
+    packetsFromGateways: this.received.length,
+    authorizationRequests: 0,
+    mappedDomains: 0,
+    natEntries: 0,
+    pendingFlows: 0,
+    pendingUpstreamQueries: 0,
+    bufferedBytes: 0,
+    gateways: 0,
+    tcpConnections: 0,
+    droppedEvents: 0,
+    droppedTunPackets: 0,
+  });
 }
 
 export class FakeTun implements TunPort {
