@@ -138,6 +138,8 @@ export const TunnelInfo = z.object({
   addresses: TunnelAddresses,
 });
 
+export type TunnelInfo = z.infer<typeof TunnelInfo>;
+
 export const DnsInfo = z.object({
   /** The mode in effect (never `auto`). */
   mode: DnsMode.exclude(['auto']),
@@ -146,6 +148,7 @@ export const DnsInfo = z.object({
   /** The resolvers queries for non-resource names are forwarded to. */
   upstreams: z.array(IpAddress),
 });
+export type DnsInfo = z.infer<typeof DnsInfo>;
 
 // ---- requests (app/CLI → helper) ----------------------------------------------------------------------------------
 

@@ -1,16 +1,23 @@
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { ConnectionError, ConnectionState, Mapping, ResourceView } from '../../protocol/helper-api.js';
+import type {
+  ConnectionError,
+  ConnectionState,
+  DnsInfo,
+  Mapping,
+  ResourceView,
+  TunnelInfo,
+} from '../../protocol/helper-api.js';
 import type { PortalToClient } from '../../protocol/portal-client.js';
 import { POSTERN_VERSION } from '../../protocol/version.js';
-import { createDnsControl } from '../dns/dns-control.js';
+import { createDnsControl, type DnsControl } from '../dns/dns-control.js';
 import { mustRun, type RunCommand } from '../os/command.js';
 import { RouteControl } from '../os/routes.js';
 import type { StateFile } from '../os/state-file.js';
 import { PortalLink } from '../portal/portal-link.js';
-import type { ClientCoreFactory } from './client-core.js';
-import { loadOrCreateDeviceKey } from './device-key.js';
+import type { ClientCore, ClientCoreFactory } from './client-core.js';
+import { type DeviceKey, loadOrCreateDeviceKey } from './device-key.js';
 import type { DaemonConfig } from './flags.js';
 import { Tunnel, type TunPort } from './tunnel.js';
 import { flattenStats, toMapping, toResourceViews } from './views.js';
@@ -46,12 +53,16 @@ export class Session {
   private readonly link: PortalLink;
   private tunnel: Tunnel | undefined;
   private tun: TunPort | undefined;
+  private core: ClientCore | undefined;
+  private dnsMode: DnsControl['mode'] | undefined;
+  /** The first `init`'s tunnel bring-up; later messages wait for it. */
+  private tunnelReady: Promise<void> | undefined;
   private init: Init | undefined;
   private since = 0;
   private attempt = 1;
   private stopped = false;
   private readonly settleWaiters: Array<(state: ConnectionState) => void> = [];
-  private readonly deviceKey;
+  private readonly deviceKey: DeviceKey;
 
   constructor(private readonly options: SessionOptions) {
     this.state = { status: 'connecting', portalUrl: options.portalUrl, attempt: 1 };
@@ -92,12 +103,12 @@ export class Session {
     this.settle({ status: 'disconnected' });
   }
 
-  tunnelInfo() {
+  tunnelInfo(): TunnelInfo | null {
     if (!this.tun || !this.init) return null;
     return { tunName: this.tun.name, mtu: this.tun.mtu, addresses: this.init.device.tunnel };
   }
 
-  dnsInfo() {
+  dnsInfo(): DnsInfo | null {
     const core = this.core;
     if (!core || !this.dnsMode) return null;
     const sentinels = core.sentinels();
@@ -128,10 +139,6 @@ export class Session {
   mappings(): Mapping[] {
     return this.core?.mappings().map(toMapping) ?? [];
   }
-
-  private core: ReturnType<ClientCoreFactory> | undefined;
-  private tunnelReady: Promise<void> | undefined;
-  private dnsMode: 'systemd-resolved' | 'resolv-conf' | 'none' | undefined;
 
   private registerDevice(): void {
     this.link.send({
