@@ -7,7 +7,7 @@ import { checkPeer, type PeerDecision } from '../api/peer-check.js';
 import type { ClientCoreFactory } from './client-core.js';
 import type { TunPort } from './tunnel.js';
 
-/** Where the daemon meets the building blocks of other folders: the native addon (TUN, SO_PEERCRED) and the core. */
+// Where the daemon meets the building blocks of other folders: the native addon (TUN, SO_PEERCRED) and the core.
 
 /** The API's peer check: SO_PEERCRED through the addon, then root or group `postern`. */
 export function nativeAuthorize(log: Logger): (socket: Socket, apiGid: number) => PeerDecision {
