@@ -1,17 +1,18 @@
 #!/usr/bin/env node
-import { POSTERN_VERSION } from '../../protocol/version.js';
+import { runCli } from './run.js';
+import { openWithXdg, signIn } from './sign-in.js';
 
-const USAGE = `usage: postern [--version] [--help]
-
-postern: the Postern command line: talks to the helper daemon over its local socket.
-This build only answers --version and --help; the rest arrives with its own issue.`;
-
-const arg = process.argv[2];
-if (arg === '--version') {
-  console.log(POSTERN_VERSION);
-} else if (arg === '--help' || arg === undefined) {
-  console.log(USAGE);
-} else {
-  console.error(`postern: unknown argument ${arg}\n${USAGE}`);
-  process.exitCode = 2;
-}
+process.exitCode = await runCli(process.argv.slice(2), {
+  out: (text) => console.log(text),
+  err: (text) => console.error(text),
+  env: process.env,
+  signIn: async (portalUrl, openBrowser, io) => {
+    const result = await signIn({
+      portalUrl,
+      openBrowser: openBrowser ? openWithXdg : async () => false,
+      print: io.err,
+    });
+    io.err(`Signed in as ${result.account.email}.`);
+    return result.token;
+  },
+});
