@@ -37,10 +37,6 @@ export class Processes {
     return entry.process;
   }
 
-  has(label: string): boolean {
-    return this.running.has(label);
-  }
-
   /** Everything a label printed, over all its runs (restarts included), oldest first. */
   history(label: string): string {
     const earlier = this.finished.filter((f) => f.label === `${label} (stopped)`).map((f) => f.text);

@@ -261,19 +261,33 @@ describe.skipIf(skip)('Postern end to end in network namespaces (issue 8)', () =
     return StatusResult.parse(JSON.parse(await t.postern(['status', '--json']))).stats;
   }
 
-  /** curl until the name answers 200 from the right server, or the time is up. */
+  /**
+   * Starts a `curl` (3 s at most) every 1.5 s until one gets the apps server's answer or the time is up, like an
+   * impatient application opening new connections. Overlapping attempts keep the kernel's own SYN back-off (1 s,
+   * 2 s, 4 s…) under 30 % loss from deciding the outcome: what is measured is whether Postern makes the new domain
+   * reachable (authorization, assigned_ips and its re-sends over the lossy tunnel) within the time.
+   */
   async function reachWithin(
     name: string,
     ms: number,
   ): Promise<{ name: string; ok: boolean; ms: number; last?: HttpResult }> {
     const started = Date.now();
     let last: HttpResult | undefined;
-    while (Date.now() - started < ms) {
-      const left = Math.max(1, Math.ceil((ms - (Date.now() - started)) / 1000));
-      last = await curl(t.client, `http://${name}/`, { maxTimeSeconds: Math.min(4, left) });
-      if (last.status === 200 && last.reply?.server === 'apps') return { name, ok: true, ms: Date.now() - started };
+    let reachedAt: number | undefined;
+    const attempts: Promise<void>[] = [];
+    while (reachedAt === undefined && Date.now() - started < ms - 1000) {
+      const maxTimeSeconds = Math.min(3, Math.max(1, Math.floor((ms - (Date.now() - started)) / 1000)));
+      attempts.push(
+        curl(t.client, `http://${name}/`, { maxTimeSeconds }).then((result) => {
+          last = result;
+          if (result.status === 200 && result.reply?.server === 'apps') reachedAt ??= Date.now();
+        }),
+      );
+      for (const end = Date.now() + 1500; reachedAt === undefined && Date.now() < end;) await sleep(50);
     }
-    return { name, ok: false, ms: Date.now() - started, ...(last ? { last } : {}) };
+    await Promise.all(attempts);
+    const ok = reachedAt !== undefined && reachedAt - started <= ms;
+    return { name, ok, ms: (reachedAt ?? Date.now()) - started, ...(!ok && last ? { last } : {}) };
   }
 
   it('10. removing the policy in the portal cuts the resource within 5 s and stops interception; adding it back restores it', async () => {

@@ -372,11 +372,6 @@ export class SystemTopology {
     await this.processes.stop('helper', 0);
   }
 
-  /** SIGTERM; the helper restores DNS and routes. */
-  async stopHelper(): Promise<void> {
-    await this.processes.stop('helper');
-  }
-
   /**
    * Signs a user in headlessly: a client token minted through the portal's admin API, handed to the helper by
    * `postern connect`, which returns once the helper is connected.
