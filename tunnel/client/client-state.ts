@@ -21,6 +21,7 @@ import {
   ip,
   ipToBytes,
   parseCidr,
+  parseIp,
   readIpv4,
   readIpv6,
   SENTINEL_IPV4_RANGE,
@@ -768,7 +769,7 @@ export class ClientState {
       this.#drop('authorization_for_unknown_resource');
       return;
     }
-    const gateway = this.#ensureGateway(message.gateway, message.presharedKey);
+    const gateway = this.#ensureGateway(message.gateway, message.presharedKey, now);
     if (gateway === undefined) return;
     const previous = this.#bindings.get(resource.id);
     if (previous !== undefined && previous.gatewayId !== gateway.info.id) this.#unbind(resource.id);
@@ -811,7 +812,7 @@ export class ClientState {
     }
   }
 
-  #ensureGateway(info: GatewayInfo, presharedKey: string): GatewayConnection | undefined {
+  #ensureGateway(info: GatewayInfo, presharedKey: string, now: number): GatewayConnection | undefined {
     let gateway = this.#gateways.get(info.id);
     if (gateway !== undefined && gateway.info.publicKey !== info.publicKey) {
       this.#gatewayGone(gateway, 'replaced');
@@ -843,12 +844,37 @@ export class ClientState {
     }
     const endpointChanged =
       gateway.info.endpoint.host !== info.endpoint.host || gateway.info.endpoint.port !== info.endpoint.port;
+    // A portal without connection ids (absent on either side) says nothing about restarts.
+    const lostState =
+      gateway.info.connectionId !== undefined &&
+      info.connectionId !== undefined &&
+      gateway.info.connectionId !== info.connectionId;
+    const keyChanged = gateway.presharedKey !== presharedKey;
     gateway.info = info;
-    if (endpointChanged || gateway.presharedKey !== presharedKey) {
-      gateway.presharedKey = presharedKey;
-      this.#configurePeer(gateway, true);
-    }
+    gateway.presharedKey = presharedKey;
+    if (lostState) this.#gatewayLostState(gateway, now);
+    else if (endpointChanged || keyChanged) this.#configurePeer(gateway, true);
     return gateway;
+  }
+
+  /**
+   * The gateway restarted (a new connection id from the portal): its WireGuard sessions and DNS-resource NAT are gone,
+   * though our peer would only notice after KEEPALIVE_TIMEOUT + REKEY_TIMEOUT (15 s) of silence, and our Confirmed
+   * NAT entries never would. Drop the session (the peer is re-added, so the next packet — or the `assigned_ips` below
+   * — handshakes at once) and set up every NAT entry of the gateway again. Mapped IPs, authorizations and buffered
+   * packets stay: the application notices nothing but a short pause (seed 001).
+   */
+  #gatewayLostState(gateway: GatewayConnection, now: number): void {
+    this.#device.removePeer(gateway.info.publicKey);
+    this.#configurePeer(gateway, true);
+    gateway.allowedIpsDirty = false;
+    gateway.heldControl.clear();
+    if (gateway.state === 'connected') {
+      gateway.state = 'handshaking';
+      this.#emit({ type: 'gateway_disconnected', gatewayId: gateway.info.id, reason: 'gateway_restarted' });
+      for (const id of gateway.resources) this.#setStatus(id, 'connecting');
+    }
+    this.#nat.resetGateway(gateway.info.id, now);
   }
 
   /**
@@ -886,10 +912,37 @@ export class ClientState {
       this.#drop('malformed_control_message');
       return;
     }
-    const { released, refused, known } = this.#nat.handleDomainStatus(gateway.info.id, decoded.value);
+    const message = decoded.value;
+    if (message.type === 'nat_missing') {
+      this.#handleNatMissing(gateway, message.proxyIp, now);
+      return;
+    }
+    const { released, refused, known } = this.#nat.handleDomainStatus(gateway.info.id, message);
     if (!known) this.#drop('domain_status_for_unknown_nat');
     for (const buffered of released) this.#encapsulate(gateway, buffered, now);
     for (const buffered of refused) this.#icmpForBuffered(buffered, 'host-unreachable');
+  }
+
+  /**
+   * The gateway dropped a packet to `proxyIp` because it has no NAT for it (it lost its state, and the portal could
+   * not tell us, or the mapping went): set up the NAT of the domain owning that mapped IP again (at most every 2 s).
+   * Addresses we did not assign, or whose resource goes through another gateway, are ignored.
+   */
+  #handleNatMissing(gateway: GatewayConnection, proxyIp: string, now: number): void {
+    const parsed = parseIp(proxyIp);
+    const mapping = parsed.ok ? this.#allocator.mappingOf(parsed.value) : undefined;
+    const resourceId = mapping?.resourceId;
+    if (mapping === undefined || resourceId === undefined) {
+      this.#drop('nat_missing_for_unknown_ip');
+      return;
+    }
+    if (this.#bindings.get(resourceId)?.gatewayId !== gateway.info.id) {
+      this.#drop('nat_missing_from_other_gateway');
+      return;
+    }
+    if (!this.#nat.handleNatMissing(this.#natKey(gateway.info.id, mapping), now)) {
+      this.#drop('nat_missing_for_unknown_nat');
+    }
   }
 
   #handleDeviceEvent(event: DeviceEvent, now: number): void {
