@@ -8,6 +8,14 @@ import { ResourceId } from './resources.js';
  */
 export const CONTROL_PORT = 3443;
 
+/**
+ * How many times `assigned_ips` and `domain_status` are sent, back to back. A domain's NAT needs one of each to get
+ * through, and the client's next try waits 2 s (seed 003): on a path losing 30 % of packets a single copy each way
+ * gets through half the time, two copies four times in five. Receivers treat copies as the same message (the
+ * gateway joins the resolution already under way; a second status changes nothing).
+ */
+export const CONTROL_COPIES = 2;
+
 /** The client assigned these mapped IPs to `domain` (a name matching `resourceId`); please set up the NAT. */
 export const AssignedIps = z.object({
   type: z.literal('assigned_ips'),

@@ -38,7 +38,12 @@ import type {
   PortalToClient,
 } from '../../protocol/portal-client.js';
 import type { DnsResource, Resource } from '../../protocol/resources.js';
-import { CONTROL_PORT, decodeGatewayToClient, encodeTunnelControl } from '../../protocol/tunnel-control.js';
+import {
+  CONTROL_COPIES,
+  CONTROL_PORT,
+  decodeGatewayToClient,
+  encodeTunnelControl,
+} from '../../protocol/tunnel-control.js';
 import { DnsResourceNat, type NatKey } from './dns-resource-nat.js';
 import { DnsTcpServer, type TcpSegment } from './dns-tcp-server.js';
 import type { ClientEvent, GatewayView, MappingView, ResourceStatus, SentinelView } from './events.js';
@@ -945,6 +950,10 @@ export class ClientState {
     }
   }
 
+  #sendControl(gateway: GatewayConnection, control: Uint8Array, copies: number, now: number): void {
+    for (let i = 0; i < copies; i++) this.#encapsulate(gateway, control, now);
+  }
+
   #handleDeviceEvent(event: DeviceEvent, now: number): void {
     const gateway = this.#gatewaysByKey.get(event.peer.publicKey);
     if (gateway === undefined) return;
@@ -954,8 +963,11 @@ export class ClientState {
         gateway.state = 'connected';
         this.#emit({ type: 'gateway_connected', gatewayId: gateway.info.id });
         for (const id of gateway.resources) this.#setStatus(id, 'online');
-        // The first held message was staged in WireGuard and went out with the handshake: the rest follow.
-        for (const control of [...gateway.heldControl.values()].slice(1)) this.#encapsulate(gateway, control, now);
+        // The first held message was staged in WireGuard and went out once with the handshake: its other copies and
+        // the rest follow.
+        [...gateway.heldControl.values()].forEach((control, i) =>
+          this.#sendControl(gateway, control, i === 0 ? CONTROL_COPIES - 1 : CONTROL_COPIES, now),
+        );
         gateway.heldControl.clear();
         return;
       case 'handshake_failed':
@@ -1043,7 +1055,7 @@ export class ClientState {
           payload: encodeTunnelControl(send.message),
         });
         if (gateway.state === 'connected') {
-          this.#encapsulate(gateway, control, now);
+          this.#sendControl(gateway, control, CONTROL_COPIES, now);
           continue;
         }
         const kick = gateway.heldControl.size === 0;

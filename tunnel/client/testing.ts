@@ -13,6 +13,7 @@ import { formatIp, ip, ipToBytes, readIpv4, readIpv6 } from '../../protocol/ip.j
 import type { ClientToPortal, GatewayInfo, PortalToClient } from '../../protocol/portal-client.js';
 import type { DnsResource, Resource } from '../../protocol/resources.js';
 import {
+  CONTROL_COPIES,
   CONTROL_PORT,
   decodeClientToGateway,
   encodeTunnelControl,
@@ -71,10 +72,19 @@ export class ScriptedGateway {
   nat = new Map<string, Set<string>>();
   /** Mapped IP → domain, for the data path. */
   readonly #natByIp = new Map<string, string>();
+  /**
+   * `assigned_ips` the client sent (lost ones included), its CONTROL_COPIES copies counted once: copies arrive in
+   * the same instant, a re-send at least 2 s later.
+   */
   assignedIpsReceived = 0;
-  /** `assigned_ips` received per domain (lost ones included). */
+  /** Every copy of `assigned_ips` that arrived. */
+  assignedIpsCopies = 0;
+  /** `assigned_ips` sent per domain, counted like `assignedIpsReceived`. */
   readonly assignedIpsByDomain = new Map<string, number>();
+  /** `domain_status` answers sent (each in CONTROL_COPIES copies, lost ones included). */
   statusesSent = 0;
+  /** Per domain, when its last `assigned_ips` arrived and whether one of its copies was answered. */
+  readonly #lastAssigned = new Map<string, { at: number; answered: boolean }>();
   /** Data packets that reached "the service" (NATed), and those dropped because no NAT existed for them. */
   delivered: Uint8Array[] = [];
   blackholed = 0;
@@ -176,9 +186,17 @@ export class ScriptedGateway {
     const decoded = decodeClientToGateway(payload);
     if (!decoded.ok) return;
     const { domain, resourceId, proxyIps } = decoded.value;
-    this.assignedIpsReceived++;
-    this.assignedIpsByDomain.set(domain, (this.assignedIpsByDomain.get(domain) ?? 0) + 1);
-    if (this.random() < this.controlLoss) return;
+    this.assignedIpsCopies++;
+    const last = this.#lastAssigned.get(domain);
+    const copy = last !== undefined && last.at === now;
+    const request = copy ? last : { at: now, answered: false };
+    this.#lastAssigned.set(domain, request);
+    if (!copy) {
+      this.assignedIpsReceived++;
+      this.assignedIpsByDomain.set(domain, (this.assignedIpsByDomain.get(domain) ?? 0) + 1);
+    }
+    if (this.random() < this.controlLoss || request.answered) return;
+    request.answered = true;
     const active = !this.noRecords.has(domain);
     if (active) {
       this.nat.set(domain, new Set(proxyIps));
@@ -186,23 +204,20 @@ export class ScriptedGateway {
     } else {
       this.nat.delete(domain);
     }
-    if (this.random() < this.controlLoss) return;
     this.statusesSent++;
-    this.#toClient(
-      buildUdp({
-        src: ipToBytes(ip(this.info.tunnel.ipv4)),
-        dst: ipToBytes(ip(CLIENT_TUNNEL.ipv4)),
-        srcPort: CONTROL_PORT,
-        dstPort: replyPort,
-        payload: encodeTunnelControl({
-          type: 'domain_status',
-          resourceId,
-          domain,
-          status: active ? 'active' : 'inactive',
-        }),
+    const status = buildUdp({
+      src: ipToBytes(ip(this.info.tunnel.ipv4)),
+      dst: ipToBytes(ip(CLIENT_TUNNEL.ipv4)),
+      srcPort: CONTROL_PORT,
+      dstPort: replyPort,
+      payload: encodeTunnelControl({
+        type: 'domain_status',
+        resourceId,
+        domain,
+        status: active ? 'active' : 'inactive',
       }),
-      now,
-    );
+    });
+    for (let i = 0; i < CONTROL_COPIES; i++) if (this.random() >= this.controlLoss) this.#toClient(status, now);
   }
 
   #reportMissingNat(proxyIp: string, now: number): void {

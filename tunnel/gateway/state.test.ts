@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '../../protocol/resources.js';
-import { CONTROL_PORT } from '../../protocol/tunnel-control.js';
+import { CONTROL_COPIES, CONTROL_PORT } from '../../protocol/tunnel-control.js';
 import {
   IpProtocol,
   Packet,
@@ -127,7 +127,22 @@ class Harness {
     }
   }
 
+  /** The control messages sent to `client`, each `domain_status` checked to come in CONTROL_COPIES copies. */
   controlReplies(client: Client): unknown[] {
+    const messages = this.controlCopies(client);
+    const replies: unknown[] = [];
+    for (let i = 0; i < messages.length;) {
+      const message = messages[i]!;
+      const copies = (message as { type?: string }).type === 'domain_status' ? CONTROL_COPIES : 1;
+      expect(messages.slice(i, i + copies)).toEqual(Array(copies).fill(message));
+      replies.push(message);
+      i += copies;
+    }
+    return replies;
+  }
+
+  /** The control messages sent to `client`, copies included. */
+  controlCopies(client: Client): unknown[] {
     return this.transmits().map((t) => {
       expect(t.to).toBe('client');
       if (t.to !== 'client') throw new Error('unreachable');
@@ -278,6 +293,20 @@ describe('GatewayState: DNS resources', () => {
       '100.64.0.2 -> [1] app.corp.test',
       '100.64.0.2 <- [1] app.corp.test [10.0.0.5] TTL:30',
     ]);
+  });
+
+  it('answers the copies of one assigned_ips once, in CONTROL_COPIES copies, after one resolution', () => {
+    const h = new Harness();
+    h.authorize(CLIENT_A, WEB);
+    const message = { type: 'assigned_ips', resourceId: 'web', domain: 'app.corp.test', proxyIps: mapped(1) };
+    for (let i = 0; i < CONTROL_COPIES; i++) h.control(CLIENT_A, message);
+    const a = h.state.pollResolveRequest()!;
+    const aaaa = h.state.pollResolveRequest()!;
+    expect(h.state.pollResolveRequest()).toBeUndefined();
+    h.state.handleResolveAnswer(a.id, { ok: true, records: [{ address: '10.0.0.5', ttl: 30 }] }, h.now);
+    h.state.handleResolveAnswer(aaaa.id, { ok: true, records: [] }, h.now);
+    const active = { type: 'domain_status', resourceId: 'web', domain: 'app.corp.test', status: 'active' };
+    expect(h.controlCopies(CLIENT_A)).toEqual(Array(CONTROL_COPIES).fill(active));
   });
 
   it('answers Inactive for a domain outside the resource, an unauthorized resource, and a name without records', () => {

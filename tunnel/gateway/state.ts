@@ -1,6 +1,7 @@
 import type { GatewayToPortal, PortalToGateway } from '../../protocol/portal-gateway.js';
 import type { Resource, TunnelAddresses } from '../../protocol/resources.js';
 import {
+  CONTROL_COPIES,
   CONTROL_PORT,
   ClientToGateway,
   encodeTunnelControl,
@@ -441,7 +442,7 @@ export class GatewayState {
 
   private sendStatus(session: ClientSession, reply: Reply, status: 'active' | 'inactive'): void {
     const message = { type: 'domain_status', resourceId: reply.resourceId, domain: reply.domain, status } as const;
-    this.sendControl(session, message, reply.family, reply.port);
+    for (let i = 0; i < CONTROL_COPIES; i++) this.sendControl(session, message, reply.family, reply.port);
   }
 
   /**
@@ -490,13 +491,21 @@ export class GatewayState {
       const ttls = [done.a, done.aaaa].flatMap((a) => (a.ok ? a.records.map((r) => r.ttl) : []));
       const ttl = ttls.length > 0 ? Math.min(...ttls) : 0;
       const errors = [done.a, done.aaaa].flatMap((a) => (a.ok ? [] : [a.error]));
+      // Copies of one `assigned_ips` (CONTROL_COPIES) joined this resolution as separate waiters: one answer each.
+      const answered = new Set<string>();
       for (const waiter of done.waiters) {
         const session = this.sessions.get(waiter.clientId);
         if (!session) continue;
         session.pendingResolutions = Math.max(0, session.pendingResolutions - 1);
         session.resolving.delete(waiter.domain);
         const active = this.applyResolution(session, waiter, { v4, v6 }, ttl, errors, now);
-        if (waiter.reply) this.sendStatus(session, waiter.reply, active ? 'active' : 'inactive');
+        const { reply } = waiter;
+        const replyKey =
+          reply && `${waiter.clientId}|${reply.family}|${reply.port}|${reply.resourceId}|${reply.domain}`;
+        if (reply && replyKey && !answered.has(replyKey)) {
+          answered.add(replyKey);
+          this.sendStatus(session, reply, active ? 'active' : 'inactive');
+        }
         this.replayBuffered(session, waiter.domain, now);
       }
     }
