@@ -67,9 +67,19 @@ export const GatewayInfo = z.object({
   publicKey: WireGuardKey,
   endpoint: Endpoint,
   tunnel: TunnelAddresses,
+  /**
+   * The portal's id for the gateway's current connection (one per WebSocket session, so one per gateway process
+   * run). When it changes, the gateway has restarted or reconnected and may have lost its WireGuard sessions and
+   * DNS-resource NAT: the client starts a new handshake and sends `assigned_ips` again. Absent from older portals.
+   */
+  connectionId: z.string().max(64).optional(),
 });
 export type GatewayInfo = z.infer<typeof GatewayInfo>;
 
+/**
+ * The gateway installed an authorization: the answer to `request_authorization`, and pushed again (with the same
+ * preshared key and expiry, a new `gateway.connectionId`) when the gateway reconnected and re-installed it.
+ */
 export const AuthorizationCreated = z.object({
   type: z.literal('authorization_created'),
   resourceId: ResourceId,

@@ -8,6 +8,14 @@ import { ResourceId } from './resources.js';
  */
 export const CONTROL_PORT = 3443;
 
+/**
+ * How many times `assigned_ips` and `domain_status` are sent, back to back. A domain's NAT needs one of each to get
+ * through, and the client's next try waits 2 s (seed 003): on a path losing 30 % of packets a single copy each way
+ * gets through half the time, two copies four times in five. Receivers treat copies as the same message (the
+ * gateway joins the resolution already under way; a second status changes nothing).
+ */
+export const CONTROL_COPIES = 2;
+
 /** The client assigned these mapped IPs to `domain` (a name matching `resourceId`); please set up the NAT. */
 export const AssignedIps = z.object({
   type: z.literal('assigned_ips'),
@@ -29,9 +37,21 @@ export const DomainStatus = z.object({
 });
 export type DomainStatus = z.infer<typeof DomainStatus>;
 
+/**
+ * The client sent a packet to `proxyIp`, but the gateway has no NAT for it (it restarted, or dropped the mapping) and
+ * no authorization covers it: the packet was dropped. The client re-sends `assigned_ips` for the domain owning the
+ * mapped IP (at most every 2 s) and ignores addresses it did not assign. The gateway sends at most one a second per
+ * (client, address).
+ */
+export const NatMissing = z.object({
+  type: z.literal('nat_missing'),
+  proxyIp: z.union([z.ipv4(), z.ipv6()]),
+});
+export type NatMissing = z.infer<typeof NatMissing>;
+
 export const ClientToGateway = z.discriminatedUnion('type', [AssignedIps]);
 export type ClientToGateway = z.infer<typeof ClientToGateway>;
-export const GatewayToClient = z.discriminatedUnion('type', [DomainStatus]);
+export const GatewayToClient = z.discriminatedUnion('type', [DomainStatus, NatMissing]);
 export type GatewayToClient = z.infer<typeof GatewayToClient>;
 
 /** A control message as the UDP payload: UTF-8 JSON (one message per datagram). */

@@ -12,20 +12,42 @@ import { BackgroundProcess, run } from './run.js';
 
 const PREFIX = `pt${process.pid}-`;
 const live = new Set<string>();
+const teardowns = new Set<() => void>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const name of live) deleteNamespaceSync(name);
-  });
+  process.once('exit', teardownSync);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      for (const name of live) deleteNamespaceSync(name);
+      teardownSync();
       process.kill(process.pid, signal);
     });
   }
+}
+
+function teardownSync(): void {
+  for (const teardown of [...teardowns].reverse()) {
+    teardowns.delete(teardown);
+    try {
+      teardown();
+    } catch {
+      // the safety net goes on with the rest
+    }
+  }
+  for (const name of live) deleteNamespaceSync(name);
+}
+
+/**
+ * Registers synchronous clean-up (e.g. removing a temp dir) for the same safety net as the namespaces: it runs at
+ * process exit and on SIGINT/SIGTERM, before the namespaces are deleted. Returns a function that unregisters it, for
+ * when the owner cleaned up normally.
+ */
+export function onTeardown(teardown: () => void): () => void {
+  installExitHook();
+  teardowns.add(teardown);
+  return () => teardowns.delete(teardown);
 }
 
 function deleteNamespaceSync(name: string): void {
@@ -110,11 +132,15 @@ export class Namespace {
    * `ip netns exec` bind-mounts over the real ones; the machine's own files are never touched.
    */
   writeEtc(file: 'resolv.conf' | 'hosts', content: string): string {
-    const dir = `/etc/netns/${this.name}`;
-    mkdirSync(dir, { recursive: true });
-    const path = `${dir}/${file}`;
+    const path = this.etcPath(file);
+    mkdirSync(`/etc/netns/${this.name}`, { recursive: true });
     writeFileSync(path, content);
     return path;
+  }
+
+  /** Where the namespace's own copy of an `/etc` file lives on the machine (what programs inside see). */
+  etcPath(file: 'resolv.conf' | 'hosts'): string {
+    return `/etc/netns/${this.name}/${file}`;
   }
 
   async destroy(): Promise<void> {

@@ -16,14 +16,14 @@ describeEngines('authorization', (engine) => {
 
   /** Alice's device holding a live authorization for nas through one corp gateway. */
   const aliceUsingNas = async (p: TestPortal) => {
-    const { gateway } = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
+    const { gateway, publicKey } = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
     closers.push(() => gateway.close());
     const { client, init } = await registeredClient(p.url, await p.tokenFor('alice@corp.test'));
     closers.push(() => client.close());
     const nas = byName(init.resources, 'nas');
     client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [] });
     await client.next('authorization_created');
-    return { gateway, client, init, nas };
+    return { gateway, gatewayKey: publicKey, client, init, nas };
   };
 
   it('sends init with only granted resources, and authorizes a granted one through the site gateway', async () => {
@@ -227,5 +227,56 @@ describeEngines('authorization', (engine) => {
       resource: { id: nas.id },
       presharedKey: created.presharedKey,
     });
+  });
+
+  it('pushes a re-installed authorization to its client with the new connection id, once the gateway acknowledged it', async () => {
+    const p = await start();
+    const first = await registeredGateway(p.url, CORP_GATEWAY_TOKEN);
+    closers.push(() => first.gateway.close());
+    const { client, init } = await registeredClient(p.url, await p.tokenFor('alice@corp.test'));
+    closers.push(() => client.close());
+    const nas = byName(init.resources, 'nas');
+    client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [] });
+    const created = await client.next('authorization_created');
+    expect(created.gateway.connectionId).toEqual(expect.any(String));
+
+    // The gateway restarts: same key, a new connection. Nothing reaches the client before the gateway installed it.
+    const again = await registeredGateway(p.url, CORP_GATEWAY_TOKEN, { publicKey: first.publicKey, ack: false });
+    closers.push(() => again.gateway.close());
+    const replay = await again.gateway.next('authorize_client');
+    await client.none('authorization_created', 200);
+    again.gateway.send({ type: 'client_authorized', ref: replay.ref });
+    const pushed = await client.next('authorization_created');
+    expect(pushed).toEqual({
+      ...created,
+      gateway: { ...created.gateway, connectionId: expect.any(String) },
+    });
+    expect(pushed.gateway.connectionId).not.toBe(created.gateway.connectionId);
+
+    // Answers through the new connection carry its id; acknowledging the replay again pushes nothing more.
+    client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [again.init.gateway.id] });
+    again.gateway.send({ type: 'client_authorized', ref: (await again.gateway.next('authorize_client')).ref });
+    expect((await client.next('authorization_created')).gateway.connectionId).toBe(pushed.gateway.connectionId);
+    again.gateway.send({ type: 'client_authorized', ref: replay.ref });
+    await client.none('authorization_created');
+  });
+
+  it('does not push a re-installed authorization that was revoked before the gateway acknowledged it', async () => {
+    const p = await start();
+    const { gatewayKey, client, init, nas } = await aliceUsingNas(p);
+    const again = await registeredGateway(p.url, CORP_GATEWAY_TOKEN, { publicKey: gatewayKey, ack: false });
+    closers.push(() => again.gateway.close());
+    const replay = await again.gateway.next('authorize_client');
+
+    const policies = await p.admin<Array<{ id: string; group: { name: string }; resource: { name: string } }>>(
+      'GET',
+      '/policies',
+    );
+    const grant = policies.find((x) => x.group.name === 'engineering' && x.resource.name === 'nas');
+    await p.admin('DELETE', `/policies/${grant!.id}`, undefined, 204);
+    expect(await client.next('resource_deleted')).toMatchObject({ resourceId: nas.id });
+    expect(await again.gateway.next('revoke_authorization')).toMatchObject({ clientId: init.device.id });
+    again.gateway.send({ type: 'client_authorized', ref: replay.ref });
+    await client.none('authorization_created');
   });
 });

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { AuthorizationFailed, PortalToClient, RequestAuthorization } from '../../protocol/portal-client.js';
 import type { z } from 'zod';
 import type { DeviceRow } from '../db/schema.js';
-import { findResource, isGranted, onlineGateways, presharedKey, toProtocolResource } from '../store/access.js';
+import {
+  findResource,
+  isGranted,
+  onlineGateways,
+  presharedKey,
+  toGatewayInfo,
+  toProtocolResource,
+} from '../store/access.js';
 import type { ClientSession } from '../store/sessions.js';
 import { selectGateway } from './gateway-selection.js';
 import type { Hub } from './hub.js';
@@ -72,7 +79,9 @@ export async function authorize(
     presharedKey: key,
     expiresAt,
   });
-  if (!(await acked)) {
+  // The connection that acknowledged, not the one the row named: the gateway may have reconnected in between.
+  const connectionId = await acked;
+  if (connectionId === undefined) {
     await db.deleteFrom('authorizations').where('id', '=', ref).execute();
     return failed('offline', 'the gateway did not confirm in time');
   }
@@ -81,13 +90,7 @@ export async function authorize(
   return {
     type: 'authorization_created',
     resourceId,
-    gateway: {
-      id: gateway.id,
-      siteId: gateway.site_id,
-      publicKey: gateway.public_key,
-      endpoint: { host: gateway.endpoint_host, port: gateway.endpoint_port },
-      tunnel: { ipv4: gateway.ipv4, ipv6: gateway.ipv6 },
-    },
+    gateway: toGatewayInfo(gateway, connectionId),
     presharedKey: key,
     expiresAt,
   };

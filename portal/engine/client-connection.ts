@@ -11,7 +11,7 @@ import { grantedResources, nextTunnelIndex } from '../store/access.js';
 import { getSettings } from '../store/directory.js';
 import { clientSessionById, type ClientSession } from '../store/sessions.js';
 import { authorize } from './authorize.js';
-import type { Hub, LiveConnection } from './hub.js';
+import type { ClientLink, Hub } from './hub.js';
 import { Serial } from './serial.js';
 import { tunnelAddresses } from './tunnel-addresses.js';
 
@@ -29,7 +29,7 @@ export interface SocketSink<Message> {
  * for this account. State changes run one at a time (registration, resync); authorization requests run beside them
  * so a slow gateway does not hold up live updates.
  */
-export class ClientConnection implements LiveConnection {
+export class ClientConnection implements ClientLink {
   #device: DeviceRow | undefined;
   #sentResources = new Map<string, string>();
   #sentSettings = '';
@@ -56,6 +56,11 @@ export class ClientConnection implements LiveConnection {
 
   resync(): Promise<void> {
     return this.#serial.run(() => this.#resync());
+  }
+
+  /** A message for this device from elsewhere in the portal (an authorization re-installed by a gateway). */
+  send(message: PortalToClient): void {
+    if (!this.#closed) this.socket.send(message);
   }
 
   closed(): void {
@@ -110,6 +115,8 @@ export class ClientConnection implements LiveConnection {
       blockRules: settings.blockRules,
       ...(settings.mappedRanges ? { mappedRanges: settings.mappedRanges } : {}),
     });
+    // Only after `init`: the client makes sense of an authorization once it knows its resources.
+    this.hub.deviceRegistered(this, device.id);
   }
 
   async #authorize(message: z.infer<typeof RequestAuthorization>): Promise<void> {

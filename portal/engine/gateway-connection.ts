@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { z } from 'zod';
 import type { GatewayToPortal, PortalToGateway, RegisterGateway } from '../../protocol/portal-gateway.js';
 import type { GatewayRow } from '../db/schema.js';
-import { nextTunnelIndex, siteResources, toProtocolResource } from '../store/access.js';
+import { nextTunnelIndex, siteResources, toGatewayInfo, toProtocolResource } from '../store/access.js';
 import type { SocketSink } from './client-connection.js';
 import type { GatewayLink, Hub } from './hub.js';
 import { Serial } from './serial.js';
@@ -15,12 +15,19 @@ export const CLOSE_TOKEN_REVOKED = 4001;
 /**
  * One gateway socket, authenticated by a site's gateway token. Registration makes it the gateway's current socket
  * (presence lives in the shared `gateways` table, so every instance can select it) and re-sends its live
- * authorizations, so a restarted gateway accepts its clients again without them asking.
+ * authorizations, so a restarted gateway accepts its clients again without them asking. Each one the gateway
+ * acknowledges is pushed to its client again with this connection's id: that tells the client the gateway restarted
+ * (its WireGuard session and DNS-resource NAT there are gone), so it handshakes and sets the NAT up again at once.
  */
 export class GatewayConnection implements GatewayLink {
   readonly connectionId = randomUUID();
   #gateway: GatewayRow | undefined;
   #sentResources = new Map<string, string>();
+  /** Authorizations re-sent on registration and not acknowledged yet, by ref: what to push to their clients. */
+  readonly #reinstalling = new Map<
+    string,
+    { deviceId: string; resourceId: string; presharedKey: string; expiresAt: number }
+  >();
   readonly #serial = new Serial();
   #alive = true;
   #closed = false;
@@ -40,8 +47,31 @@ export class GatewayConnection implements GatewayLink {
           this.socket.send({ type: 'error', code: 'not_registered', message: 'send register_gateway first' });
           return Promise.resolve();
         }
-        return this.hub.gatewayAcked(this.#gateway.id, message.ref);
+        return this.#acked(this.#gateway, message.ref);
     }
+  }
+
+  async #acked(gateway: GatewayRow, ref: string): Promise<void> {
+    await this.hub.gatewayAcked(gateway.id, ref, this.connectionId);
+    const reinstalled = this.#reinstalling.get(ref);
+    if (!reinstalled) return;
+    this.#reinstalling.delete(ref);
+    // Only if it is still live and still this gateway's (not revoked or moved while the gateway reconnected).
+    const live = await this.hub.db
+      .selectFrom('authorizations')
+      .select('id')
+      .where('id', '=', ref)
+      .where('gateway_id', '=', gateway.id)
+      .where('expires_at', '>', sql<Date>`now()`)
+      .executeTakeFirst();
+    if (!live || this.#closed) return;
+    await this.hub.sendToDevice(reinstalled.deviceId, {
+      type: 'authorization_created',
+      resourceId: reinstalled.resourceId,
+      gateway: toGatewayInfo(gateway, this.connectionId),
+      presharedKey: reinstalled.presharedKey,
+      expiresAt: reinstalled.expiresAt,
+    });
   }
 
   send(message: PortalToGateway): void {
@@ -120,7 +150,7 @@ export class GatewayConnection implements GatewayLink {
     await this.hub.changed();
   }
 
-  /** After a reconnect the gateway has forgotten everything; replay what is still live. */
+  /** After a reconnect the gateway has forgotten everything; replay what is still live (see `#acked`). */
   async #resendAuthorizations(gatewayId: string): Promise<void> {
     const rows = await this.hub.db
       .selectFrom('authorizations as a')
@@ -135,13 +165,20 @@ export class GatewayConnection implements GatewayLink {
       .where('a.expires_at', '>', sql<Date>`now()`)
       .execute();
     for (const row of rows) {
+      const expiresAt = row.expires_at.getTime();
+      this.#reinstalling.set(row.ref, {
+        deviceId: row.device_id,
+        resourceId: row.id,
+        presharedKey: row.key,
+        expiresAt,
+      });
       this.send({
         type: 'authorize_client',
         ref: row.ref,
         client: { id: row.device_id, publicKey: row.public_key, tunnel: { ipv4: row.ipv4, ipv6: row.ipv6 } },
         resource: toProtocolResource(row),
         presharedKey: row.key,
-        expiresAt: row.expires_at.getTime(),
+        expiresAt,
       });
     }
   }

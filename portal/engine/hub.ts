@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import type { PortalToClient } from '../../protocol/portal-client.js';
 import type { PortalToGateway } from '../../protocol/portal-gateway.js';
 import type { Storage } from '../db/open.js';
 import type { Bus, BusMessage } from '../live/bus.js';
@@ -34,6 +35,10 @@ export interface LiveConnection {
   resync(): Promise<void>;
 }
 
+export interface ClientLink extends LiveConnection {
+  send(message: PortalToClient): void;
+}
+
 export interface GatewayLink extends LiveConnection {
   readonly connectionId: string;
   send(message: PortalToGateway): void;
@@ -50,9 +55,12 @@ export interface GatewayLink extends LiveConnection {
  */
 export class Hub {
   readonly instanceId = randomUUID();
-  readonly #clients = new Set<LiveConnection>();
+  /** Client sockets, with the device each registered as (undefined until it did). */
+  readonly #clients = new Map<ClientLink, string | undefined>();
+  /** Registered client sockets by device (a device may briefly have two: a reconnect before the old one closed). */
+  readonly #devices = new Map<string, Set<ClientLink>>();
   readonly #gateways = new Map<string, GatewayLink>();
-  readonly #pendingAcks = new Map<string, { gatewayId: string; resolve: (acked: boolean) => void }>();
+  readonly #pendingAcks = new Map<string, { gatewayId: string; resolve: (connectionId: string | undefined) => void }>();
   #resync: { running: boolean; again: boolean } = { running: false, again: false };
   #heartbeat: NodeJS.Timeout | undefined;
   #idle: Promise<void> = Promise.resolve();
@@ -75,7 +83,7 @@ export class Hub {
 
   stop(): void {
     clearInterval(this.#heartbeat);
-    for (const pending of this.#pendingAcks.values()) pending.resolve(false);
+    for (const pending of this.#pendingAcks.values()) pending.resolve(undefined);
   }
 
   /** Tells every instance (this one too) that the directory, policies, sessions or settings changed. */
@@ -88,12 +96,34 @@ export class Hub {
     return this.#idle;
   }
 
-  addClient(connection: LiveConnection): void {
-    this.#clients.add(connection);
+  addClient(connection: ClientLink): void {
+    this.#clients.set(connection, undefined);
   }
 
-  removeClient(connection: LiveConnection): void {
+  /** The socket registered as `deviceId`: it gets what `sendToDevice` sends the device from now on. */
+  deviceRegistered(connection: ClientLink, deviceId: string): void {
+    if (!this.#clients.has(connection)) return;
+    this.#forgetDevice(connection);
+    this.#clients.set(connection, deviceId);
+    let links = this.#devices.get(deviceId);
+    if (!links) this.#devices.set(deviceId, (links = new Set()));
+    links.add(connection);
+  }
+
+  removeClient(connection: ClientLink): void {
+    this.#forgetDevice(connection);
     this.#clients.delete(connection);
+  }
+
+  #forgetDevice(connection: ClientLink): void {
+    const deviceId = this.#clients.get(connection);
+    const links = deviceId === undefined ? undefined : this.#devices.get(deviceId);
+    if (links?.delete(connection) && links.size === 0) this.#devices.delete(deviceId!);
+  }
+
+  /** Sends to every socket of the device, on whichever instances hold them (through the bus, this one included). */
+  async sendToDevice(deviceId: string, message: PortalToClient): Promise<void> {
+    await this.bus.publish({ kind: 'to_device', deviceId, message });
   }
 
   /** Registers the socket now serving `gatewayId`; an older socket of the same gateway here is replaced. */
@@ -114,29 +144,34 @@ export class Hub {
     else await this.bus.publish({ kind: 'to_gateway', gatewayId, message });
   }
 
-  /** Waits for the gateway's `client_authorized {ref}`; false on timeout. Call before sending the request. */
-  expectAck(gatewayId: string, ref: string): Promise<boolean> {
+  /**
+   * Waits for the gateway's `client_authorized {ref}`: the id of the gateway connection that acknowledged it (the
+   * gateway process that installed it), or undefined on timeout. Call before sending the request.
+   */
+  expectAck(gatewayId: string, ref: string): Promise<string | undefined> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => finish(false), this.timings.gatewayAckTimeoutMs);
-      const finish = (acked: boolean) => {
+      const timer = setTimeout(() => finish(undefined), this.timings.gatewayAckTimeoutMs);
+      const finish = (connectionId: string | undefined) => {
         clearTimeout(timer);
         this.#pendingAcks.delete(ref);
-        resolve(acked);
+        resolve(connectionId);
       };
       this.#pendingAcks.set(ref, { gatewayId, resolve: finish });
     });
   }
 
-  /** A gateway connected here acknowledged `ref`. */
-  async gatewayAcked(gatewayId: string, ref: string): Promise<void> {
-    if (!this.#resolveAck(gatewayId, ref)) await this.bus.publish({ kind: 'gateway_ack', gatewayId, ref });
+  /** A gateway connected here acknowledged `ref` over its connection `connectionId`. */
+  async gatewayAcked(gatewayId: string, ref: string, connectionId: string): Promise<void> {
+    if (!this.#resolveAck(gatewayId, ref, connectionId)) {
+      await this.bus.publish({ kind: 'gateway_ack', gatewayId, ref, connectionId });
+    }
   }
 
-  #resolveAck(gatewayId: string, ref: string): boolean {
+  #resolveAck(gatewayId: string, ref: string, connectionId: string | undefined): boolean {
     const pending = this.#pendingAcks.get(ref);
     // An ack counts only from the gateway the request went to.
     if (!pending || pending.gatewayId !== gatewayId) return false;
-    pending.resolve(true);
+    pending.resolve(connectionId);
     return true;
   }
 
@@ -148,8 +183,11 @@ export class Hub {
       case 'to_gateway':
         this.#gateways.get(message.gatewayId)?.send(message.message);
         return;
+      case 'to_device':
+        for (const link of this.#devices.get(message.deviceId) ?? []) link.send(message.message);
+        return;
       case 'gateway_ack':
-        this.#resolveAck(message.gatewayId, message.ref);
+        this.#resolveAck(message.gatewayId, message.ref, message.connectionId);
         return;
     }
   }
@@ -168,7 +206,7 @@ export class Hub {
       this.#resync.again = false;
       try {
         await this.#revokeStale();
-        const connections = [...this.#clients, ...this.#gateways.values()];
+        const connections = [...this.#clients.keys(), ...this.#gateways.values()];
         await Promise.all(connections.map((c) => c.resync()));
       } catch (err) {
         this.log.error({ err }, 'resynchronising sockets failed');

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
+import { PortalToClient } from '../../protocol/portal-client.js';
 import { PortalToGateway } from '../../protocol/portal-gateway.js';
 import type { Storage } from '../db/open.js';
 
@@ -13,8 +14,18 @@ export const BusMessage = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('changed') }),
   /** Deliver to the gateway's socket, wherever it is connected. */
   z.object({ kind: z.literal('to_gateway'), gatewayId: z.string(), message: PortalToGateway }),
-  /** A gateway acknowledged `ref`; the instance waiting for it answers its client. */
-  z.object({ kind: z.literal('gateway_ack'), gatewayId: z.string(), ref: z.string() }),
+  /** Deliver to every socket of the device, wherever it is connected. */
+  z.object({ kind: z.literal('to_device'), deviceId: z.string(), message: PortalToClient }),
+  /**
+   * A gateway acknowledged `ref` over its connection `connectionId` (absent from older instances); the instance
+   * waiting for it answers its client.
+   */
+  z.object({
+    kind: z.literal('gateway_ack'),
+    gatewayId: z.string(),
+    ref: z.string(),
+    connectionId: z.string().optional(),
+  }),
 ]);
 export type BusMessage = z.infer<typeof BusMessage>;
 

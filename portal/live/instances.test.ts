@@ -66,4 +66,24 @@ describe.skipIf(reason !== undefined)('two portal instances on one PostgreSQL', 
     expect(second.init.gateway.id).toBe(first.init.gateway.id);
     expect((await first.gateway.closed).code).toBe(4002);
   });
+
+  it('pushes authorizations a reconnecting gateway re-installed to clients on the other instance', async () => {
+    const [a, b] = await pair();
+    const first = await registeredGateway(a.url, CORP_GATEWAY_TOKEN);
+    closers.push(() => first.gateway.close());
+    const { client, init } = await registeredClient(b.url, await b.tokenFor('alice@corp.test'));
+    closers.push(() => client.close());
+    const nas = init.resources.find((r) => r.name === 'nas')!;
+    client.send({ type: 'request_authorization', resourceId: nas.id, connectedGatewayIds: [] });
+    const created = await client.next('authorization_created');
+
+    // The gateway restarts and comes back through instance a; the client's socket is on b.
+    const again = await registeredGateway(a.url, CORP_GATEWAY_TOKEN, { publicKey: first.publicKey });
+    closers.push(() => again.gateway.close());
+    await again.gateway.next('authorize_client');
+    const pushed = await client.next('authorization_created');
+    expect(pushed).toMatchObject({ resourceId: nas.id, presharedKey: created.presharedKey });
+    expect(pushed.gateway.connectionId).toEqual(expect.any(String));
+    expect(pushed.gateway.connectionId).not.toBe(created.gateway.connectionId);
+  });
 });

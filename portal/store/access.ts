@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import type { GatewayInfo } from '../../protocol/portal-client.js';
 import type { Resource } from '../../protocol/resources.js';
-import type { ResourceRow } from '../db/schema.js';
+import type { GatewayRow, ResourceRow } from '../db/schema.js';
 import type { Db } from './directory.js';
 
 /** What the policy engine reads: grants, resources, online gateways and their load. */
@@ -11,6 +12,18 @@ export function toProtocolResource(row: ResourceRow): Resource {
   return row.type === 'dns'
     ? { ...common, type: 'dns', address: row.address, ipStack: row.ip_stack }
     : { ...common, type: 'cidr', address: row.address };
+}
+
+/** A gateway as a client sees it in `authorization_created`, as served over its connection `connectionId`. */
+export function toGatewayInfo(row: GatewayRow, connectionId: string): GatewayInfo {
+  return {
+    id: row.id,
+    siteId: row.site_id,
+    publicKey: row.public_key,
+    endpoint: { host: row.endpoint_host, port: row.endpoint_port },
+    tunnel: { ipv4: row.ipv4, ipv6: row.ipv6 },
+    connectionId,
+  };
 }
 
 /** The resources some policy grants to one of the account's groups. */

@@ -23,18 +23,17 @@ class World {
   now = T0;
   readonly client = new ClientState({ privateKey: generatePrivateKey(seededRng('c/key')), rng: seededRng('c/rng') });
   readonly gatewayKey = generatePrivateKey(seededRng('g/key'));
-  readonly device = new Device({ privateKey: this.gatewayKey, rng: seededRng('g/rng') });
-  readonly gateway = new GatewayState();
+  device = new Device({ privateKey: this.gatewayKey, rng: seededRng('g/rng') });
+  gateway = this.#newGateway();
   readonly tun: Uint8Array[] = [];
   readonly served: Packet[] = [];
   #clientId: string | undefined;
   readonly #psk = seededRng('psk');
+  /** The portal's live authorization and the gateway's current connection with it. */
+  #live: { presharedKey: string; expiresAt: number } | undefined;
+  #connection = 0;
 
   constructor(resources: Resource[]) {
-    this.gateway.handlePortalMessage(
-      { type: 'init', gateway: { id: 'gw-1', siteId: 'site-a', tunnel: GATEWAY_TUNNEL } },
-      this.now,
-    );
     this.client.setHostResolvers(['192.0.2.53']);
     this.client.handlePortalMessage(
       {
@@ -132,35 +131,62 @@ class World {
     this.settle();
   }
 
+  /**
+   * The gateway process restarts (new state, new WireGuard device unless `keepSessions`: a gateway that merely lost
+   * its NAT), reconnects to the portal, and the portal re-installs the live authorization there. The portal tells the
+   * client (with the gateway's new connection id) unless `portalTellsClient` is false.
+   */
+  restartGateway(options: { keepSessions?: boolean; portalTellsClient?: boolean } = {}): void {
+    if (options.keepSessions !== true) this.device = new Device({ privateKey: this.gatewayKey, rng: seededRng('g/2') });
+    this.gateway = this.#newGateway();
+    this.#connection++;
+    this.#install();
+    if (options.portalTellsClient !== false) this.#tellClient();
+    this.settle();
+  }
+
+  #newGateway(): GatewayState {
+    const gateway = new GatewayState();
+    gateway.handlePortalMessage({ type: 'init', gateway: { id: 'gw-1', siteId: 'site-a', tunnel: GATEWAY_TUNNEL } }, 0);
+    return gateway;
+  }
+
   #authorize(resourceId: string): void {
-    const resource = CORP_RESOURCE.id === resourceId ? CORP_RESOURCE : undefined;
-    if (resource === undefined) return;
-    const presharedKey = generatePresharedKey(this.#psk);
-    const expiresAt = this.now + 3_600_000;
+    if (CORP_RESOURCE.id !== resourceId) return;
+    this.#live = { presharedKey: generatePresharedKey(this.#psk), expiresAt: this.now + 3_600_000 };
+    this.#install();
+    this.#tellClient();
+  }
+
+  #install(): void {
+    if (this.#live === undefined) return;
     this.gateway.handlePortalMessage(
       {
         type: 'authorize_client',
         ref: 'ref-1',
         client: { id: 'device-1', publicKey: this.client.publicKey, tunnel: CLIENT_TUNNEL },
-        resource,
-        presharedKey,
-        expiresAt,
+        resource: CORP_RESOURCE,
+        ...this.#live,
       },
       this.now,
     );
+  }
+
+  #tellClient(): void {
+    if (this.#live === undefined) return;
     this.client.handlePortalMessage(
       {
         type: 'authorization_created',
-        resourceId,
+        resourceId: CORP_RESOURCE.id,
         gateway: {
           id: 'gw-1',
           siteId: 'site-a',
           publicKey: publicKeyOf(this.gatewayKey),
           endpoint: GATEWAY_ENDPOINT,
           tunnel: GATEWAY_TUNNEL,
+          connectionId: `connection-${this.#connection}`,
         },
-        presharedKey,
-        expiresAt,
+        ...this.#live,
       },
       this.now,
     );
@@ -214,5 +240,28 @@ describe('ClientState with the real GatewayState', () => {
     error.parse(world.tun.at(-1)!);
     expect([error.protocol, error.icmpType, error.icmpCode]).toEqual([IpProtocol.Icmp, 3, 1]);
     expect(world.served).toEqual([]);
+  });
+
+  it('recovers from a gateway restart the portal reports: the very next packet gets through', () => {
+    const world = new World([CORP_RESOURCE]);
+    const mapped = world.resolve('app.corp.test');
+    world.send(mapped, [1]);
+    world.restartGateway();
+    expect(world.client.mapping('app.corp.test')?.natState).toBe('confirmed');
+    world.send(mapped, [2]);
+    expect(world.served.map((p) => p.buffer[p.payloadOffset])).toEqual([1, 2]);
+  });
+
+  it('recovers from a gateway that lost the NAT without the portal knowing: nat_missing, then assigned_ips', () => {
+    const world = new World([CORP_RESOURCE]);
+    const mapped = world.resolve('app.corp.test');
+    world.send(mapped, [1]);
+    world.now += 2000;
+    world.restartGateway({ keepSessions: true, portalTellsClient: false });
+    world.send(mapped, [2]);
+    expect(world.gateway.stats().natMissingSent).toBe(1);
+    expect(world.client.mapping('app.corp.test')?.natState).toBe('confirmed');
+    world.send(mapped, [3]);
+    expect(world.served.map((p) => p.buffer[p.payloadOffset])).toEqual([1, 3]);
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DnsType } from '../dns/index.js';
 import { IpProtocol } from '../packet/index.js';
 import { formatIp } from '../../protocol/ip.js';
+import { CONTROL_COPIES } from '../../protocol/tunnel-control.js';
 import { CORP_RESOURCE as CORP, lcg, Simulation } from './testing.js';
 
 function signedIn(): Simulation {
@@ -31,6 +32,8 @@ describe('ClientState DNS-resource NAT', () => {
     sim.run(300);
     expect(sim.client.mapping('app.corp.test')).toMatchObject({ gatewayId: 'gw-a', natState: 'confirmed' });
     expect(sim.takeFrom(target)).toHaveLength(1); // the echo
+    // Each assigned_ips went out in CONTROL_COPIES copies (the first with the handshake, the other after it).
+    expect(gateway.assignedIpsCopies).toBe(CONTROL_COPIES * gateway.assignedIpsReceived);
     // A query for the domain 2 s later makes the gateway resolve it again.
     sim.run(2000);
     mappedIp(sim, 'app.corp.test');

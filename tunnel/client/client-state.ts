@@ -21,6 +21,7 @@ import {
   ip,
   ipToBytes,
   parseCidr,
+  parseIp,
   readIpv4,
   readIpv6,
   SENTINEL_IPV4_RANGE,
@@ -37,7 +38,12 @@ import type {
   PortalToClient,
 } from '../../protocol/portal-client.js';
 import type { DnsResource, Resource } from '../../protocol/resources.js';
-import { CONTROL_PORT, decodeGatewayToClient, encodeTunnelControl } from '../../protocol/tunnel-control.js';
+import {
+  CONTROL_COPIES,
+  CONTROL_PORT,
+  decodeGatewayToClient,
+  encodeTunnelControl,
+} from '../../protocol/tunnel-control.js';
 import { DnsResourceNat, type NatKey } from './dns-resource-nat.js';
 import { DnsTcpServer, type TcpSegment } from './dns-tcp-server.js';
 import type { ClientEvent, GatewayView, MappingView, ResourceStatus, SentinelView } from './events.js';
@@ -768,7 +774,7 @@ export class ClientState {
       this.#drop('authorization_for_unknown_resource');
       return;
     }
-    const gateway = this.#ensureGateway(message.gateway, message.presharedKey);
+    const gateway = this.#ensureGateway(message.gateway, message.presharedKey, now);
     if (gateway === undefined) return;
     const previous = this.#bindings.get(resource.id);
     if (previous !== undefined && previous.gatewayId !== gateway.info.id) this.#unbind(resource.id);
@@ -811,7 +817,7 @@ export class ClientState {
     }
   }
 
-  #ensureGateway(info: GatewayInfo, presharedKey: string): GatewayConnection | undefined {
+  #ensureGateway(info: GatewayInfo, presharedKey: string, now: number): GatewayConnection | undefined {
     let gateway = this.#gateways.get(info.id);
     if (gateway !== undefined && gateway.info.publicKey !== info.publicKey) {
       this.#gatewayGone(gateway, 'replaced');
@@ -843,12 +849,37 @@ export class ClientState {
     }
     const endpointChanged =
       gateway.info.endpoint.host !== info.endpoint.host || gateway.info.endpoint.port !== info.endpoint.port;
+    // A portal without connection ids (absent on either side) says nothing about restarts.
+    const lostState =
+      gateway.info.connectionId !== undefined &&
+      info.connectionId !== undefined &&
+      gateway.info.connectionId !== info.connectionId;
+    const keyChanged = gateway.presharedKey !== presharedKey;
     gateway.info = info;
-    if (endpointChanged || gateway.presharedKey !== presharedKey) {
-      gateway.presharedKey = presharedKey;
-      this.#configurePeer(gateway, true);
-    }
+    gateway.presharedKey = presharedKey;
+    if (lostState) this.#gatewayLostState(gateway, now);
+    else if (endpointChanged || keyChanged) this.#configurePeer(gateway, true);
     return gateway;
+  }
+
+  /**
+   * The gateway restarted (a new connection id from the portal): its WireGuard sessions and DNS-resource NAT are gone,
+   * though our peer would only notice after KEEPALIVE_TIMEOUT + REKEY_TIMEOUT (15 s) of silence, and our Confirmed
+   * NAT entries never would. Drop the session (the peer is re-added, so the next packet — or the `assigned_ips` below
+   * — handshakes at once) and set up every NAT entry of the gateway again. Mapped IPs, authorizations and buffered
+   * packets stay: the application notices nothing but a short pause (seed 001).
+   */
+  #gatewayLostState(gateway: GatewayConnection, now: number): void {
+    this.#device.removePeer(gateway.info.publicKey);
+    this.#configurePeer(gateway, true);
+    gateway.allowedIpsDirty = false;
+    gateway.heldControl.clear();
+    if (gateway.state === 'connected') {
+      gateway.state = 'handshaking';
+      this.#emit({ type: 'gateway_disconnected', gatewayId: gateway.info.id, reason: 'gateway_restarted' });
+      for (const id of gateway.resources) this.#setStatus(id, 'connecting');
+    }
+    this.#nat.resetGateway(gateway.info.id, now);
   }
 
   /**
@@ -886,10 +917,41 @@ export class ClientState {
       this.#drop('malformed_control_message');
       return;
     }
-    const { released, refused, known } = this.#nat.handleDomainStatus(gateway.info.id, decoded.value);
+    const message = decoded.value;
+    if (message.type === 'nat_missing') {
+      this.#handleNatMissing(gateway, message.proxyIp, now);
+      return;
+    }
+    const { released, refused, known } = this.#nat.handleDomainStatus(gateway.info.id, message);
     if (!known) this.#drop('domain_status_for_unknown_nat');
     for (const buffered of released) this.#encapsulate(gateway, buffered, now);
     for (const buffered of refused) this.#icmpForBuffered(buffered, 'host-unreachable');
+  }
+
+  /**
+   * The gateway dropped a packet to `proxyIp` because it has no NAT for it (it lost its state, and the portal could
+   * not tell us, or the mapping went): set up the NAT of the domain owning that mapped IP again (at most every 2 s).
+   * Addresses we did not assign, or whose resource goes through another gateway, are ignored.
+   */
+  #handleNatMissing(gateway: GatewayConnection, proxyIp: string, now: number): void {
+    const parsed = parseIp(proxyIp);
+    const mapping = parsed.ok ? this.#allocator.mappingOf(parsed.value) : undefined;
+    const resourceId = mapping?.resourceId;
+    if (mapping === undefined || resourceId === undefined) {
+      this.#drop('nat_missing_for_unknown_ip');
+      return;
+    }
+    if (this.#bindings.get(resourceId)?.gatewayId !== gateway.info.id) {
+      this.#drop('nat_missing_from_other_gateway');
+      return;
+    }
+    if (!this.#nat.handleNatMissing(this.#natKey(gateway.info.id, mapping), now)) {
+      this.#drop('nat_missing_for_unknown_nat');
+    }
+  }
+
+  #sendControl(gateway: GatewayConnection, control: Uint8Array, copies: number, now: number): void {
+    for (let i = 0; i < copies; i++) this.#encapsulate(gateway, control, now);
   }
 
   #handleDeviceEvent(event: DeviceEvent, now: number): void {
@@ -901,8 +963,11 @@ export class ClientState {
         gateway.state = 'connected';
         this.#emit({ type: 'gateway_connected', gatewayId: gateway.info.id });
         for (const id of gateway.resources) this.#setStatus(id, 'online');
-        // The first held message was staged in WireGuard and went out with the handshake: the rest follow.
-        for (const control of [...gateway.heldControl.values()].slice(1)) this.#encapsulate(gateway, control, now);
+        // The first held message was staged in WireGuard and went out once with the handshake: its other copies and
+        // the rest follow.
+        [...gateway.heldControl.values()].forEach((control, i) =>
+          this.#sendControl(gateway, control, i === 0 ? CONTROL_COPIES - 1 : CONTROL_COPIES, now),
+        );
         gateway.heldControl.clear();
         return;
       case 'handshake_failed':
@@ -990,7 +1055,7 @@ export class ClientState {
           payload: encodeTunnelControl(send.message),
         });
         if (gateway.state === 'connected') {
-          this.#encapsulate(gateway, control, now);
+          this.#sendControl(gateway, control, CONTROL_COPIES, now);
           continue;
         }
         const kick = gateway.heldControl.size === 0;

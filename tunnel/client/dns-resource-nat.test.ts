@@ -206,4 +206,66 @@ describe('DnsResourceNat', () => {
     expect(released[0]![1]).toBe(68);
     expect(n.droppedPackets).toBe(68);
   });
+
+  it('nat_missing recreates a Confirmed entry, re-sends waiting ones, at most every 2 s, and leaves Failed ones', () => {
+    const n = nat();
+    n.ensure(KEY, IPS, 0);
+    n.handleDomainStatus('gw-1', status(KEY, 'active'));
+    sends(n);
+    states(n);
+    // A report less than 2 s after the last send: an answer may be on its way.
+    expect(n.handleNatMissing(KEY, 1999)).toBe(true);
+    expect(sends(n)).toEqual([]);
+    expect(n.handleNatMissing(KEY, 2000)).toBe(true);
+    expect(sends(n)).toHaveLength(1);
+    expect(n.stateOf(KEY)).toBe('recreating');
+    // Packets keep flowing meanwhile; the gateway reports every second, the client re-sends every 2 s.
+    expect(n.handlePacket(KEY, IPS, pkt(1), 2500)).toBe('forward');
+    for (let t = 3000; t <= 8000; t += 1000) n.handleNatMissing(KEY, t);
+    expect(sends(n)).toHaveLength(3);
+    n.handleDomainStatus('gw-1', status(KEY, 'active'));
+    expect(states(n)).toEqual(['recreating', 'confirmed']);
+
+    const failed = { ...KEY, domain: 'gone.corp.test' };
+    n.ensure(failed, IPS, 0);
+    n.handleDomainStatus('gw-1', status(failed, 'inactive'));
+    sends(n);
+    expect(n.handleNatMissing(failed, 10_000)).toBe(true);
+    expect(sends(n)).toEqual([]);
+    expect(n.stateOf(failed)).toBe('failed');
+    expect(n.handleNatMissing({ ...KEY, domain: 'other.corp.test' }, 10_000)).toBe(false);
+  });
+
+  it('a gateway reset re-sends every entry of that gateway at once: Confirmed → Recreating, Pending keeps its packets', () => {
+    const n = nat();
+    const pending = { ...KEY, domain: 'slow.corp.test' };
+    const failed = { ...KEY, domain: 'gone.corp.test' };
+    const elsewhere = { ...KEY, gatewayId: 'gw-2' };
+    for (const key of [KEY, pending, failed, elsewhere]) n.ensure(key, IPS, 0);
+    n.handleDomainStatus('gw-1', status(KEY, 'active'));
+    n.handleDomainStatus('gw-1', status(failed, 'inactive'));
+    n.handleDomainStatus('gw-2', status(elsewhere, 'active'));
+    expect(n.handlePacket(pending, IPS, pkt(7), 100)).toBe('buffered');
+    sends(n);
+    states(n);
+
+    // 500 ms after the last send: the 2 s rule does not hold a reset back.
+    n.resetGateway('gw-1', 500);
+    expect(sends(n).map((s) => `${s.gatewayId} ${s.message.domain}`)).toEqual([
+      'gw-1 app.corp.test',
+      'gw-1 slow.corp.test',
+    ]);
+    expect([KEY, pending, failed, elsewhere].map((k) => n.stateOf(k))).toEqual([
+      'recreating',
+      'pending',
+      'failed',
+      'confirmed',
+    ]);
+    expect(states(n)).toEqual(['recreating']);
+    expect(n.handlePacket(KEY, IPS, pkt(8), 600)).toBe('forward');
+    // The retry rule counts from the reset's send.
+    n.handleAnyQuery(2400);
+    expect(sends(n)).toEqual([]);
+    expect(n.handleDomainStatus('gw-1', status(pending, 'active')).released.map((p) => p[1])).toEqual([7]);
+  });
 });

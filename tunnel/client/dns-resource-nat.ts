@@ -9,11 +9,11 @@ import { PacketBuffer, type DedupeKey, type PacketBudget } from './packet-buffer
  * tunnel, so either may be lost. One entry per (gateway, domain, resource):
  *
  * ```
- *            create ──► Pending ──active──► Confirmed ──query (≥ 2 s since last send)──► Recreating
- *                        │   ▲                 ▲                                           │    │
- *                inactive│   │query            └──────────────────active───────────────────┘    │inactive
- *                        ▼   │(≥ 2 s)                                                           ▼
- *                        Failed ◄───────────────────────────── inactive ────────────────────── (any)
+ *            create ──► Pending ──active──► Confirmed ──query or nat_missing (≥ 2 s since ──► Recreating
+ *                        │   ▲                 ▲          last send), gateway reset            │    │
+ *                inactive│   │query            └──────────────────active───────────────────────┘    │inactive
+ *                        ▼   │(≥ 2 s)                                                               ▼
+ *                        Failed ◄───────────────────────────── inactive ────────────────────────── (any)
  * ```
  *
  * - Pending buffers the domain's packets (the NAT does not exist yet) and releases them on `active`.
@@ -21,8 +21,12 @@ import { PacketBuffer, type DedupeKey, type PacketBudget } from './packet-buffer
  * - Failed (no records, resolution error, not authorised): packets are refused (the caller answers ICMP
  *   unreachable). Unrelated queries never retry it; only a query for the domain itself recreates it.
  * - The "2 s rule": nothing is sent for an entry less than `retryIntervalMs` after its previous send, and a retry is
- *   only sent when something triggers it — a packet for the domain, a query for the domain, or any DNS query for
- *   Pending/Recreating entries. `assigned_ips` is idempotent on the gateway, so a duplicate is harmless.
+ *   only sent when something triggers it — a packet for the domain, a query for the domain, the gateway's
+ *   `nat_missing` for one of its mapped IPs, or any DNS query for Pending/Recreating entries. `assigned_ips` is
+ *   idempotent on the gateway, so a duplicate is harmless.
+ * - The gateway lost its state (it restarted: the portal says so with a new connection id): its Confirmed entries
+ *   become Recreating and every entry it had is sent again at once, whatever the 2 s rule says — the earlier
+ *   answers were the old gateway process's, so they are not "fresh". Failed entries stay Failed.
  */
 
 export type NatState = 'pending' | 'confirmed' | 'recreating' | 'failed';
@@ -124,6 +128,35 @@ export class DnsResourceNat {
   /** Any DNS query reached the stub resolver: retry every waiting entry whose last send is at least 2 s old. */
   handleAnyQuery(now: number): void {
     for (const entry of this.#awaiting) this.#retryIfDue(entry, now);
+  }
+
+  /**
+   * The gateway has no NAT for one of the entry's mapped IPs (`nat_missing`): it lost it. Confirmed → Recreating and
+   * send; Pending and Recreating are re-sent; both at most once per 2 s (the gateway reports every second while
+   * packets keep coming, and an answer may be on its way). Failed entries stay: the client refuses their packets, and
+   * a late one is no reason to retry a domain without records. False for an unknown entry.
+   */
+  handleNatMissing(key: NatKey, now: number): boolean {
+    const entry = this.#entries.get(keyOf(key));
+    if (entry === undefined) return false;
+    if (entry.state === 'failed' || now - entry.lastSentAt < this.options.retryIntervalMs) return true;
+    if (entry.state === 'confirmed') this.#transition(entry, 'recreating');
+    this.#send(entry, now);
+    return true;
+  }
+
+  /**
+   * The gateway lost its state (it restarted): every entry it had is sent again now — a reset is an explicit trigger,
+   * and the gateway's earlier answers are void, so the time since the last send does not hold it back. Confirmed →
+   * Recreating (packets keep flowing; the gateway holds those arriving after `assigned_ips` while it resolves); Pending stays Pending with its
+   * buffered packets; Failed stays Failed: the gateway kept nothing for those, and only a query recreates them.
+   */
+  resetGateway(gatewayId: string, now: number): void {
+    for (const entry of this.#entries.values()) {
+      if (entry.gatewayId !== gatewayId || entry.state === 'failed') continue;
+      if (entry.state === 'confirmed') this.#transition(entry, 'recreating');
+      this.#send(entry, now);
+    }
   }
 
   /**

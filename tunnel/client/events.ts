@@ -62,7 +62,8 @@ export type ClientEvent =
   | {
       type: 'gateway_disconnected';
       gatewayId: string;
-      reason: 'handshake_failed' | 'session_expired' | 'replaced' | 'sign_out';
+      /** `gateway_restarted`: the portal reported a new connection of the gateway; the peer handshakes again. */
+      reason: 'handshake_failed' | 'session_expired' | 'replaced' | 'sign_out' | 'gateway_restarted';
     }
   | { type: 'authorization_failed'; resourceId: string; reason: string; message: string }
   /** The portal rejected something we sent (an `error` frame). */

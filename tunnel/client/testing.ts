@@ -12,7 +12,13 @@ import type { Endpoint } from '../wireguard/index.js';
 import { formatIp, ip, ipToBytes, readIpv4, readIpv6 } from '../../protocol/ip.js';
 import type { ClientToPortal, GatewayInfo, PortalToClient } from '../../protocol/portal-client.js';
 import type { DnsResource, Resource } from '../../protocol/resources.js';
-import { CONTROL_PORT, decodeClientToGateway, encodeTunnelControl } from '../../protocol/tunnel-control.js';
+import {
+  CONTROL_COPIES,
+  CONTROL_PORT,
+  decodeClientToGateway,
+  encodeTunnelControl,
+  type GatewayToClient,
+} from '../../protocol/tunnel-control.js';
 import { ClientState, type ClientStateOptions, type UpstreamQuery, type UpstreamResult } from './client-state.js';
 import type { ClientEvent } from './events.js';
 
@@ -54,7 +60,8 @@ export interface ScriptedGatewayOptions {
 export class ScriptedGateway {
   readonly privateKey: string;
   readonly publicKey: string;
-  readonly info: GatewayInfo;
+  /** What the portal says about the gateway; `connectionId` changes with every restart. */
+  info: GatewayInfo;
   device: Device;
   /** Domains that have no records: `assigned_ips` for them is answered inactive. */
   readonly noRecords = new Set<string>();
@@ -65,13 +72,27 @@ export class ScriptedGateway {
   nat = new Map<string, Set<string>>();
   /** Mapped IP → domain, for the data path. */
   readonly #natByIp = new Map<string, string>();
+  /**
+   * `assigned_ips` the client sent (lost ones included), its CONTROL_COPIES copies counted once: copies arrive in
+   * the same instant, a re-send at least 2 s later.
+   */
   assignedIpsReceived = 0;
-  /** `assigned_ips` received per domain (lost ones included). */
+  /** Every copy of `assigned_ips` that arrived. */
+  assignedIpsCopies = 0;
+  /** `assigned_ips` sent per domain, counted like `assignedIpsReceived`. */
   readonly assignedIpsByDomain = new Map<string, number>();
+  /** `domain_status` answers sent (each in CONTROL_COPIES copies, lost ones included). */
   statusesSent = 0;
+  /** Per domain, when its last `assigned_ips` arrived and whether one of its copies was answered. */
+  readonly #lastAssigned = new Map<string, { at: number; answered: boolean }>();
   /** Data packets that reached "the service" (NATed), and those dropped because no NAT existed for them. */
   delivered: Uint8Array[] = [];
   blackholed = 0;
+  /** Whether a packet to a mapped IP without NAT is answered `nat_missing` (at most once a second per address). */
+  reportsMissingNat = false;
+  natMissingSent = 0;
+  readonly #natMissingAt = new Map<string, number>();
+  #restarts = 0;
   readonly outbox: { to: Endpoint; data: Uint8Array }[] = [];
   #clientKey: string | undefined;
   readonly #view = new Packet();
@@ -88,6 +109,7 @@ export class ScriptedGateway {
       publicKey: this.publicKey,
       endpoint: { host: options.host, port: 51820 },
       tunnel: options.tunnel,
+      connectionId: `${options.id}/connection-0`,
     };
   }
 
@@ -105,12 +127,24 @@ export class ScriptedGateway {
     });
   }
 
-  /** A gateway restart: sessions, peers and NAT are gone (the portal re-authorizes on the client's next request). */
+  /**
+   * A gateway restart: sessions, peers and NAT are gone, and it connects to the portal anew (a new connection id).
+   * The portal re-installs its authorizations (`ScriptedPortal.gatewayReconnected`) or, if it is not told, the client's
+   * next request does.
+   */
   restart(): void {
+    this.#restarts++;
     this.device = new Device({ privateKey: this.privateKey, rng: seededRng(`${this.options.id}/restart`) });
+    this.info = { ...this.info, connectionId: `${this.options.id}/connection-${this.#restarts}` };
+    this.forgetNat();
+    this.#clientKey = undefined;
+  }
+
+  /** The NAT is gone (evicted, or a restart), WireGuard sessions stay. */
+  forgetNat(): void {
     this.nat.clear();
     this.#natByIp.clear();
-    this.#clientKey = undefined;
+    this.#natMissingAt.clear();
   }
 
   receive(datagram: Uint8Array, from: Endpoint, now: number): void {
@@ -141,6 +175,7 @@ export class ScriptedGateway {
     const mapped = destination.startsWith('100.96.') || destination.startsWith('fd00:2021:1111:8000:');
     if (mapped && !this.nat.get(this.#natByIp.get(destination) ?? '')?.has(destination)) {
       this.blackholed++;
+      this.#reportMissingNat(destination, now);
       return;
     }
     this.delivered.push(packet.slice());
@@ -151,9 +186,17 @@ export class ScriptedGateway {
     const decoded = decodeClientToGateway(payload);
     if (!decoded.ok) return;
     const { domain, resourceId, proxyIps } = decoded.value;
-    this.assignedIpsReceived++;
-    this.assignedIpsByDomain.set(domain, (this.assignedIpsByDomain.get(domain) ?? 0) + 1);
-    if (this.random() < this.controlLoss) return;
+    this.assignedIpsCopies++;
+    const last = this.#lastAssigned.get(domain);
+    const copy = last !== undefined && last.at === now;
+    const request = copy ? last : { at: now, answered: false };
+    this.#lastAssigned.set(domain, request);
+    if (!copy) {
+      this.assignedIpsReceived++;
+      this.assignedIpsByDomain.set(domain, (this.assignedIpsByDomain.get(domain) ?? 0) + 1);
+    }
+    if (this.random() < this.controlLoss || request.answered) return;
+    request.answered = true;
     const active = !this.noRecords.has(domain);
     if (active) {
       this.nat.set(domain, new Set(proxyIps));
@@ -161,20 +204,33 @@ export class ScriptedGateway {
     } else {
       this.nat.delete(domain);
     }
-    if (this.random() < this.controlLoss) return;
     this.statusesSent++;
+    const status = buildUdp({
+      src: ipToBytes(ip(this.info.tunnel.ipv4)),
+      dst: ipToBytes(ip(CLIENT_TUNNEL.ipv4)),
+      srcPort: CONTROL_PORT,
+      dstPort: replyPort,
+      payload: encodeTunnelControl({
+        type: 'domain_status',
+        resourceId,
+        domain,
+        status: active ? 'active' : 'inactive',
+      }),
+    });
+    for (let i = 0; i < CONTROL_COPIES; i++) if (this.random() >= this.controlLoss) this.#toClient(status, now);
+  }
+
+  #reportMissingNat(proxyIp: string, now: number): void {
+    if (!this.reportsMissingNat || now - (this.#natMissingAt.get(proxyIp) ?? -Infinity) < 1000) return;
+    this.#natMissingAt.set(proxyIp, now);
+    this.natMissingSent++;
     this.#toClient(
       buildUdp({
         src: ipToBytes(ip(this.info.tunnel.ipv4)),
         dst: ipToBytes(ip(CLIENT_TUNNEL.ipv4)),
         srcPort: CONTROL_PORT,
-        dstPort: replyPort,
-        payload: encodeTunnelControl({
-          type: 'domain_status',
-          resourceId,
-          domain,
-          status: active ? 'active' : 'inactive',
-        }),
+        dstPort: CONTROL_PORT,
+        payload: encodeTunnelControl({ type: 'nat_missing', proxyIp }),
       }),
       now,
     );
@@ -222,6 +278,11 @@ export class ScriptedPortal {
   authorizationTtlMs = 3_600_000;
   requests: { resourceId: string; at: number }[] = [];
   #psk = seededRng('portal/psk');
+  /** Live authorizations by resource, as the portal's database keeps them. */
+  readonly #live = new Map<
+    string,
+    { gateway: ScriptedGateway; clientPublicKey: string; presharedKey: string; expiresAt: number }
+  >();
 
   constructor(
     public resources: Resource[],
@@ -252,16 +313,34 @@ export class ScriptedPortal {
     if (candidates.length === 0 || this.offlineSites.has(resource.siteId)) return fail('offline');
     const gateway = candidates.find((g) => message.connectedGatewayIds.includes(g.info.id)) ?? candidates[0]!;
     const presharedKey = generatePresharedKey(this.#psk);
+    const expiresAt = now + this.authorizationTtlMs;
     gateway.authorize(clientPublicKey, presharedKey);
-    return [
-      {
+    this.#live.set(resource.id, { gateway, clientPublicKey, presharedKey, expiresAt });
+    return [{ type: 'authorization_created', resourceId: resource.id, gateway: gateway.info, presharedKey, expiresAt }];
+  }
+
+  liveAuthorization(resourceId: string): { presharedKey: string; expiresAt: number } | undefined {
+    return this.#live.get(resourceId);
+  }
+
+  /**
+   * A restarted gateway registered again: the portal re-installs its live authorizations and, once the gateway
+   * acknowledged them, pushes them to the client again (with the gateway's new connection id).
+   */
+  gatewayReconnected(gateway: ScriptedGateway, now: number): PortalToClient[] {
+    const pushes: PortalToClient[] = [];
+    for (const [resourceId, live] of this.#live) {
+      if (live.gateway !== gateway || live.expiresAt <= now) continue;
+      gateway.authorize(live.clientPublicKey, live.presharedKey);
+      pushes.push({
         type: 'authorization_created',
-        resourceId: resource.id,
+        resourceId,
         gateway: gateway.info,
-        presharedKey,
-        expiresAt: now + this.authorizationTtlMs,
-      },
-    ];
+        presharedKey: live.presharedKey,
+        expiresAt: live.expiresAt,
+      });
+    }
+    return pushes;
   }
 }
 
@@ -393,6 +472,36 @@ export class Simulation {
       }
     }
     this.now = until;
+  }
+
+  /**
+   * The gateway restarts and reconnects to the portal, which (unless `portalTells` is false: the client's portal link
+   * is down) pushes the re-installed authorizations to the client one latency later.
+   */
+  restartGateway(gateway: ScriptedGateway, options: { portalTells?: boolean } = {}): void {
+    gateway.restart();
+    if (options.portalTells === false) return;
+    this.#schedule(this.latencyMs, (now) => {
+      for (const push of this.portal.gatewayReconnected(gateway, now)) this.client.handlePortalMessage(push, now);
+      this.pump();
+    });
+  }
+
+  /** A control message from the gateway to the client, through the tunnel (as the gateway's tunnel address). */
+  injectControl(gateway: ScriptedGateway, message: GatewayToClient): void {
+    const packet = buildUdp({
+      src: ipToBytes(ip(gateway.info.tunnel.ipv4)),
+      dst: ipToBytes(ip(CLIENT_TUNNEL.ipv4)),
+      srcPort: CONTROL_PORT,
+      dstPort: CONTROL_PORT,
+      payload: encodeTunnelControl(message),
+    });
+    const peer = gateway.device.peerByPublicKey(this.client.publicKey);
+    if (peer === undefined) throw new Error('the gateway has no session with the client');
+    const result = gateway.device.encapsulateTo(peer, packet, this.now);
+    if (result.kind !== 'datagram') throw new Error(`no session to send through: ${result.kind}`);
+    this.client.handleNetworkDatagram(result.data, gateway.info.endpoint, this.now);
+    this.pump();
   }
 
   // ---- the application ----

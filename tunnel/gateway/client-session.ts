@@ -5,6 +5,7 @@ import type { AuthorizedClient } from './authorizations.js';
 import { DnsMappings, type DomainMapping } from './dns-mappings.js';
 import { filtersAllow } from './filters.js';
 import { NatTable, type NatEntry, type NatProtocol } from './nat-table.js';
+import { ReportThrottle } from './report-throttle.js';
 
 /**
  * Everything the gateway keeps for one authorized client beside the authorization itself: its NAT table and its DNS
@@ -28,6 +29,11 @@ export type OutboundDecision =
   | { action: 'prohibited'; resourceId: string; domain: string | undefined }
   /** A mapped IP whose domain is not (or no longer) resolved: hold the packet until a (re-)query answers. */
   | { action: 'await_resolution'; mapping: DomainMapping }
+  /**
+   * No mapping of the client's and no authorization covers the destination. For a client with DNS resources this is
+   * most likely a mapped IP whose mapping the gateway lost (a restart): the packet is dropped and the client told.
+   */
+  | { action: 'no_mapping' }
   | { action: 'drop'; reason: 'not_authorized' | 'unresolved' | 'forbidden_destination' | 'nat_table_full' };
 
 export class ClientSession {
@@ -39,6 +45,8 @@ export class ClientSession {
   readonly resolving = new Set<string>();
   /** First packets of new flows to a domain being (re-)resolved; replayed when the answer arrives. */
   buffered: { domain: string; packet: Uint8Array }[] = [];
+  /** `nat_missing` sent to this client: at most one a second per address, 256 addresses remembered. */
+  readonly natMissingReports = new ReportThrottle(1_000, 256);
 
   constructor(
     public client: AuthorizedClient,
@@ -67,7 +75,7 @@ export class ClientSession {
     }
 
     const resources = this.cidrResourcesContaining(flow.dst);
-    if (resources.length === 0) return { action: 'drop', reason: 'not_authorized' };
+    if (resources.length === 0) return { action: 'no_mapping' };
     const allowing = resources.find((r) => filtersAllow(r.filters, flow.protocol, flow.dstPort));
     if (!allowing) return { action: 'prohibited', resourceId: resources[0]!.id, domain: undefined };
     return this.create(flow, flow.dst, allowing.id, undefined, now);
@@ -116,6 +124,12 @@ export class ClientSession {
     );
     if (!entry) return { action: 'drop', reason: 'nat_table_full' };
     return { action: 'forward', entry, created: true };
+  }
+
+  /** Whether the client may use some DNS resource here (so it may hold mapped IPs this gateway should know). */
+  hasDnsResource(): boolean {
+    for (const { resource } of this.client.authorizations.values()) if (resource.type === 'dns') return true;
+    return false;
   }
 
   private cidrResourcesContaining(dst: IpBytes): Resource[] {

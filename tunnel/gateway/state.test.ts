@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '../../protocol/resources.js';
-import { CONTROL_PORT } from '../../protocol/tunnel-control.js';
+import { CONTROL_COPIES, CONTROL_PORT } from '../../protocol/tunnel-control.js';
 import {
   IpProtocol,
   Packet,
@@ -127,7 +127,22 @@ class Harness {
     }
   }
 
+  /** The control messages sent to `client`, each `domain_status` checked to come in CONTROL_COPIES copies. */
   controlReplies(client: Client): unknown[] {
+    const messages = this.controlCopies(client);
+    const replies: unknown[] = [];
+    for (let i = 0; i < messages.length;) {
+      const message = messages[i]!;
+      const copies = (message as { type?: string }).type === 'domain_status' ? CONTROL_COPIES : 1;
+      expect(messages.slice(i, i + copies)).toEqual(Array(copies).fill(message));
+      replies.push(message);
+      i += copies;
+    }
+    return replies;
+  }
+
+  /** The control messages sent to `client`, copies included. */
+  controlCopies(client: Client): unknown[] {
     return this.transmits().map((t) => {
       expect(t.to).toBe('client');
       if (t.to !== 'client') throw new Error('unreachable');
@@ -169,6 +184,23 @@ function parse(packet: Uint8Array): Packet {
   expect(p.parse(packet)).toBeUndefined();
   expect(checksumProblems(p)).toEqual([]);
   return p;
+}
+
+/** The proxy IPs of `nat_missing` messages among `transmits`, each checked as a control packet to client A. */
+function natMissing(transmits: GatewayTransmit[]): string[] {
+  return transmits.map((t) => {
+    if (t.to !== 'client') throw new Error(`expected a control message, got a packet to the ${t.to}`);
+    expect(t.clientId).toBe(CLIENT_A.id);
+    const p = parse(t.packet);
+    expect([p.protocol, p.srcPort, p.dstPort]).toEqual([IpProtocol.Udp, CONTROL_PORT, CONTROL_PORT]);
+    expect([addressToString(p.srcAddress()), addressToString(p.dstAddress())]).toEqual([GATEWAY.ipv4, A4]);
+    const message = JSON.parse(new TextDecoder().decode(p.buffer.subarray(p.payloadOffset, p.end))) as {
+      type: string;
+      proxyIp: string;
+    };
+    expect(message.type).toBe('nat_missing');
+    return message.proxyIp;
+  });
 }
 
 function only(transmits: GatewayTransmit[], to: 'client' | 'network'): Packet {
@@ -263,6 +295,20 @@ describe('GatewayState: DNS resources', () => {
     ]);
   });
 
+  it('answers the copies of one assigned_ips once, in CONTROL_COPIES copies, after one resolution', () => {
+    const h = new Harness();
+    h.authorize(CLIENT_A, WEB);
+    const message = { type: 'assigned_ips', resourceId: 'web', domain: 'app.corp.test', proxyIps: mapped(1) };
+    for (let i = 0; i < CONTROL_COPIES; i++) h.control(CLIENT_A, message);
+    const a = h.state.pollResolveRequest()!;
+    const aaaa = h.state.pollResolveRequest()!;
+    expect(h.state.pollResolveRequest()).toBeUndefined();
+    h.state.handleResolveAnswer(a.id, { ok: true, records: [{ address: '10.0.0.5', ttl: 30 }] }, h.now);
+    h.state.handleResolveAnswer(aaaa.id, { ok: true, records: [] }, h.now);
+    const active = { type: 'domain_status', resourceId: 'web', domain: 'app.corp.test', status: 'active' };
+    expect(h.controlCopies(CLIENT_A)).toEqual(Array(CONTROL_COPIES).fill(active));
+  });
+
   it('answers Inactive for a domain outside the resource, an unauthorized resource, and a name without records', () => {
     const h = new Harness();
     h.authorize(CLIENT_A, SSH);
@@ -277,7 +323,9 @@ describe('GatewayState: DNS resources', () => {
       '100.64.0.2 <! [3] ssh.corp.test no records',
       '100.64.0.2 |> [4] a b.corp.test not a domain name',
     ]);
-    expect(h.fromClient(CLIENT_A, tcp(A4, '100.96.1.1', 40000, 22))).toEqual([]);
+    // The mapping of the name without records is gone: the packet is dropped and the client told (it ignores
+    // `nat_missing` for a Failed name).
+    expect(natMissing(h.fromClient(CLIENT_A, tcp(A4, '100.96.1.1', 40000, 22)))).toEqual(['100.96.1.1']);
     expect(h.state.stats().drops.not_authorized).toBe(1);
   });
 
@@ -479,6 +527,66 @@ describe('GatewayState: NAT64 and NAT46', () => {
     const tooBig = buildIcmpError(out, { src: ip('fd00:99::1'), kind: 'packet-too-big', mtu: 1400 }) as Uint8Array;
     const ptb = only(h.fromNetwork(tooBig), 'client');
     expect([ptb.icmpType, ptb.icmpCode, ptb.icmpMtu]).toEqual([3, 4, 1380]);
+  });
+});
+
+describe('GatewayState: a lost DNS-resource NAT (nat_missing)', () => {
+  /** A gateway that restarted: the portal re-sent the authorization, the client's mappings are gone. */
+  const restarted = () => {
+    const h = new Harness();
+    h.authorize(CLIENT_A, WEB);
+    h.authorize(CLIENT_A, NET);
+    return h;
+  };
+
+  it('tells the client about a packet to an address it has no mapping for, at most once a second per address', () => {
+    const h = restarted();
+    expect(natMissing(h.fromClient(CLIENT_A, tcp(A4, '100.96.1.1', 40000, 443)))).toEqual(['100.96.1.1']);
+    h.advance(999);
+    expect(h.fromClient(CLIENT_A, tcp(A4, '100.96.1.1', 40001, 443))).toEqual([]);
+    expect(natMissing(h.fromClient(CLIENT_A, udp(A4, '100.96.1.2', 40000, 53)))).toEqual(['100.96.1.2']);
+    expect(natMissing(h.fromClient(CLIENT_A, tcp(A6, 'fd00:2021:1111:8000::1:1', 40000, 443)))).toEqual([
+      'fd00:2021:1111:8000::1:1',
+    ]);
+    h.advance(1);
+    expect(natMissing(h.fromClient(CLIENT_A, tcp(A4, '100.96.1.1', 40002, 443)))).toEqual(['100.96.1.1']);
+    // Every packet is still dropped and counted, and logged as before.
+    expect(h.state.stats().drops.not_authorized).toBe(5);
+    expect(h.state.stats().natMissingSent).toBe(4);
+    expect(h.accessLog()).toContain('100.64.0.2 |> tcp 100.96.1.1:443 not authorized');
+
+    // The client sets the NAT up again: its packets go through, and nothing more is said.
+    h.assign(CLIENT_A, 'web', 'app.corp.test', mapped(1), { 'app.corp.test': { A: ['10.0.0.5'] } });
+    h.advance(1000);
+    expect(
+      addressToString(only(h.fromClient(CLIENT_A, tcp(A4, '100.96.1.1', 40003, 443)), 'network').dstAddress()),
+    ).toBe('10.0.0.5');
+  });
+
+  it('says nothing to unknown clients, clients without DNS resources, or about destinations an authorization covers', () => {
+    const h = new Harness();
+    h.authorize(CLIENT_B, NET);
+    expect(h.fromClient(CLIENT_A, tcp(A4, '100.96.1.1', 40000, 443))).toEqual([]);
+    expect(h.fromClient(CLIENT_B, tcp(CLIENT_B.tunnel.ipv4, '100.96.1.1', 40000, 443))).toEqual([]);
+    expect(h.state.stats().drops).toMatchObject({ unknown_client: 1, not_authorized: 1 });
+
+    const r = restarted();
+    only(r.fromClient(CLIENT_A, tcp(A4, '10.1.2.3', 40000, 80)), 'network');
+    expect(only(r.fromClient(CLIENT_A, tcp(A4, '10.1.2.3', 40000, 22)), 'client').icmpCode).toBe(13);
+    r.assign(CLIENT_A, 'web', 'app.corp.test', mapped(1), { 'app.corp.test': { A: ['10.0.0.5'] } });
+    only(r.fromClient(CLIENT_A, tcp(A4, '100.96.1.1', 40000, 443)), 'network');
+    expect(r.state.stats().natMissingSent).toBe(0);
+  });
+
+  it('remembers at most 256 addresses per client, so a scan cannot grow the gateway’s memory', () => {
+    const h = restarted();
+    let told = 0;
+    for (let i = 0; i < 1000; i++) {
+      told += natMissing(h.fromClient(CLIENT_A, udp(A4, `100.97.${i >> 8}.${i & 0xff}`, 40000, 53))).length;
+    }
+    expect(told).toBe(256);
+    h.advance(1000);
+    expect(natMissing(h.fromClient(CLIENT_A, udp(A4, '100.98.0.1', 40000, 53)))).toEqual(['100.98.0.1']);
   });
 });
 

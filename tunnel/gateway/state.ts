@@ -1,8 +1,10 @@
 import type { GatewayToPortal, PortalToGateway } from '../../protocol/portal-gateway.js';
 import type { Resource, TunnelAddresses } from '../../protocol/resources.js';
 import {
+  CONTROL_COPIES,
   CONTROL_PORT,
   ClientToGateway,
+  encodeTunnelControl,
   type AssignedIps,
   type GatewayToClient,
 } from '../../protocol/tunnel-control.js';
@@ -11,6 +13,7 @@ import {
   Icmpv4Type,
   Icmpv6Type,
   Packet,
+  addressKey,
   addressToString as formatIp,
   buildIcmpError,
   buildUdp,
@@ -138,6 +141,8 @@ export interface GatewayStats {
   domains: number;
   flowsCreated: number;
   controlMessages: number;
+  /** `nat_missing` messages sent to clients. */
+  natMissingSent: number;
   bytesFromClients: number;
   bytesToClients: number;
   bytesToNetwork: number;
@@ -183,6 +188,7 @@ export class GatewayState {
   private readonly counters: Omit<GatewayStats, 'clients' | 'natEntries' | 'domains' | 'drops'> = {
     flowsCreated: 0,
     controlMessages: 0,
+    natMissingSent: 0,
     bytesFromClients: 0,
     bytesToClients: 0,
     bytesToNetwork: 0,
@@ -306,6 +312,10 @@ export class GatewayState {
         return this.replyIcmpError(session, p, flow.dst);
       case 'await_resolution':
         return this.awaitResolution(session, decision.mapping.domain, packet, now);
+      case 'no_mapping':
+        this.flowBlocked(session, flow, 'not authorized');
+        this.drop('not_authorized');
+        return this.reportMissingNat(session, flow.dst, now);
       case 'drop':
         this.flowBlocked(session, flow, decision.reason.replace(/_/g, ' '));
         return this.drop(decision.reason);
@@ -431,20 +441,33 @@ export class GatewayState {
   }
 
   private sendStatus(session: ClientSession, reply: Reply, status: 'active' | 'inactive'): void {
-    const src = reply.family === 4 ? this.tunnelV4 : this.tunnelV6;
+    const message = { type: 'domain_status', resourceId: reply.resourceId, domain: reply.domain, status } as const;
+    for (let i = 0; i < CONTROL_COPIES; i++) this.sendControl(session, message, reply.family, reply.port);
+  }
+
+  /**
+   * Seed 001's fallback for a gateway that lost a client's DNS-resource NAT (restarted, or dropped the mapping) while
+   * the client still thinks it is set up: tell the client, which sets it up again, rather than black-holing its
+   * packets until the application happens to resolve the name again. Only for clients with a DNS resource here, at
+   * most once a second per address. Addresses the client did not assign are ignored by the client; the gateway
+   * cannot tell them apart itself, as the mapped ranges are the client's (its portal account's) choice.
+   */
+  private reportMissingNat(session: ClientSession, proxyIp: IpBytes, now: number): void {
+    if (!session.hasDnsResource() || !session.natMissingReports.allow(addressKey(proxyIp), now)) return;
+    this.counters.natMissingSent++;
+    this.sendControl(session, { type: 'nat_missing', proxyIp: formatIp(proxyIp) }, 4, CONTROL_PORT);
+  }
+
+  /** A control message from the gateway's tunnel address and CONTROL_PORT to the client's `port`. */
+  private sendControl(session: ClientSession, message: GatewayToClient, family: 4 | 6, port: number): void {
+    const src = family === 4 ? this.tunnelV4 : this.tunnelV6;
     if (!src) return;
-    const message: GatewayToClient = {
-      type: 'domain_status',
-      resourceId: reply.resourceId,
-      domain: reply.domain,
-      status,
-    };
     const packet = buildUdp({
       src,
-      dst: reply.family === 4 ? session.client.ipv4 : session.client.ipv6,
+      dst: family === 4 ? session.client.ipv4 : session.client.ipv6,
       srcPort: CONTROL_PORT,
-      dstPort: reply.port,
-      payload: new TextEncoder().encode(JSON.stringify(message)),
+      dstPort: port,
+      payload: encodeTunnelControl(message),
     });
     this.toClient(session.client.id, packet);
   }
@@ -468,13 +491,21 @@ export class GatewayState {
       const ttls = [done.a, done.aaaa].flatMap((a) => (a.ok ? a.records.map((r) => r.ttl) : []));
       const ttl = ttls.length > 0 ? Math.min(...ttls) : 0;
       const errors = [done.a, done.aaaa].flatMap((a) => (a.ok ? [] : [a.error]));
+      // Copies of one `assigned_ips` (CONTROL_COPIES) joined this resolution as separate waiters: one answer each.
+      const answered = new Set<string>();
       for (const waiter of done.waiters) {
         const session = this.sessions.get(waiter.clientId);
         if (!session) continue;
         session.pendingResolutions = Math.max(0, session.pendingResolutions - 1);
         session.resolving.delete(waiter.domain);
         const active = this.applyResolution(session, waiter, { v4, v6 }, ttl, errors, now);
-        if (waiter.reply) this.sendStatus(session, waiter.reply, active ? 'active' : 'inactive');
+        const { reply } = waiter;
+        const replyKey =
+          reply && `${waiter.clientId}|${reply.family}|${reply.port}|${reply.resourceId}|${reply.domain}`;
+        if (reply && replyKey && !answered.has(replyKey)) {
+          answered.add(replyKey);
+          this.sendStatus(session, reply, active ? 'active' : 'inactive');
+        }
         this.replayBuffered(session, waiter.domain, now);
       }
     }
