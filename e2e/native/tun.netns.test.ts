@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TunDevice, type TunOpenOptions } from '../../native/index.js';
+import { ADDON_CANDIDATES } from '../../native/addon.js';
 import { Namespace, netnsUnavailableReason, run, type BackgroundProcess } from '../netns/index.js';
 import { ICMP, ICMPV6, TCP, TCP_SYN, UDP, echoReplyFor, summarize, udp4, type PacketSummary } from './test-packets.js';
 
@@ -357,7 +360,7 @@ describe.skipIf(skip)('TUN device and the event loop (child processes)', () => {
     const [cmd, ...args] =
       uid === undefined ? node : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...node];
     const proc = ns.spawn(`tun-${mode}`, cmd!, args, {
-      env: { ...process.env, MODE: mode, POSTERN_NATIVE: distIndex },
+      env: { ...process.env, MODE: mode, POSTERN_NATIVE: uid === undefined ? distIndex : readableCopyOfDist() },
     });
     cleanups.push(() => proc.kill());
     return proc;
@@ -412,6 +415,35 @@ describe.skipIf(skip)('TUN device and the event loop (child processes)', () => {
     expect(proc.text).toContain("code: 'EPERM'");
   });
 });
+
+/**
+ * The compiled module and the addon copied where any user can read them, in the package layout `addon.ts` looks
+ * for: the checkout may sit in a directory only root can enter (a CI clone under `mktemp -d` is mode 0700).
+ */
+function readableCopyOfDist(): string {
+  const root = mkdtempSync(join(tmpdir(), 'postern-native-'));
+  cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+  const dist = join(root, 'dist', 'native');
+  const release = join(root, 'native', 'build', 'Release');
+  mkdirSync(dist, { recursive: true });
+  mkdirSync(release, { recursive: true });
+  const distDir = dirname(distIndex);
+  for (const file of readdirSync(distDir).filter((f) => f.endsWith('.js'))) {
+    copyFileSync(join(distDir, file), join(dist, file));
+  }
+  copyFileSync(
+    ADDON_CANDIDATES.find((p) => existsSync(p))!,
+    join(release, 'postern_native.node'),
+  );
+  // mkdtemp makes the root 0700, and the umask may be as strict.
+  for (const dir of [root, join(root, 'dist'), dist, join(root, 'native'), join(root, 'native', 'build'), release]) {
+    chmodSync(dir, 0o755);
+    for (const file of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile())) {
+      chmodSync(join(dir, file.name), 0o644);
+    }
+  }
+  return join(dist, 'index.js');
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
