@@ -1,12 +1,20 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parseKey } from '../tunnel/wireguard/index.js';
 import { loadOrCreatePrivateKey } from './identity.js';
 
 describe('loadOrCreatePrivateKey', () => {
-  const dir = () => mkdtempSync(join(tmpdir(), 'postern-gw-key-'));
+  const made: string[] = [];
+  const dir = () => {
+    const path = mkdtempSync(join(tmpdir(), 'postern-gw-key-'));
+    made.push(path);
+    return path;
+  };
+  afterEach(() => {
+    for (const path of made.splice(0)) rmSync(path, { recursive: true, force: true });
+  });
 
   it('creates a 0600 key file on first start and returns the same key afterwards', () => {
     const file = join(dir(), 'sub', 'private.key');
