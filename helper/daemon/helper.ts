@@ -28,6 +28,8 @@ export interface HelperDeps {
   authorize: (socket: Socket, apiGid: number) => PeerDecision;
   createCore: ClientCoreFactory;
   openTun: (name: string, mtu: number) => TunPort;
+  /** Whether a device can carry IPv6 (`os/ipv6.ts`); where not, the tunnel runs IPv4-only. */
+  ipv6Enabled: (device: string) => boolean;
 }
 
 /**
@@ -125,6 +127,7 @@ export class Helper {
       run: this.deps.run,
       createCore: this.deps.createCore,
       openTun: this.deps.openTun,
+      ipv6Enabled: this.deps.ipv6Enabled,
       log: this.log.child({ component: 'session' }),
       events: {
         state: (state) => this.setState(session, state),

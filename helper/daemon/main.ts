@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { POSTERN_VERSION } from '../../protocol/version.js';
 import { runCommand } from '../os/command.js';
+import { ipv6Enabled } from '../os/ipv6.js';
 import { DAEMON_USAGE, parseDaemonArgs } from './flags.js';
 import { Helper } from './helper.js';
 import { createLogger } from './logger.js';
@@ -19,6 +20,7 @@ const helper = new Helper(config, log, {
   authorize: nativeAuthorize(log),
   createCore: nativeCore,
   openTun: nativeOpenTun,
+  ipv6Enabled,
 });
 
 let stopping = false;

@@ -34,6 +34,8 @@ export interface SessionOptions {
   log: Logger;
   createCore: ClientCoreFactory;
   openTun: (name: string, mtu: number) => TunPort;
+  /** Whether the TUN can carry IPv6 (the kernel's sysctl, `os/ipv6.ts`). */
+  ipv6Enabled: (device: string) => boolean;
   events: {
     state: (state: ConnectionState) => void;
     resources: (resources: ResourceView[]) => void;
@@ -54,6 +56,7 @@ export class Session {
   private tunnel: Tunnel | undefined;
   private tun: TunPort | undefined;
   private core: ClientCore | undefined;
+  private routeControl: RouteControl | undefined;
   private dnsMode: DnsControl['mode'] | undefined;
   /** The first `init`'s tunnel bring-up; later messages wait for it. */
   private tunnelReady: Promise<void> | undefined;
@@ -119,8 +122,9 @@ export class Session {
     };
   }
 
+  /** The prefixes routed into the TUN now (what `ip route` shows, not what the core would like). */
   routes(): string[] {
-    return this.core?.routes() ?? [];
+    return this.routeControl?.routes ?? [];
   }
 
   stats(): Record<string, number> {
@@ -197,15 +201,22 @@ export class Session {
     const core = createCore({ privateKey: Buffer.from(this.deviceKey.privateKey).toString('base64'), mtu: TUN_MTU });
     const tun = this.options.openTun(config.tunName, TUN_MTU);
     this.tun = tun;
+    const ipv6 = this.options.ipv6Enabled(tun.name);
     await mustRun(run, 'ip', ['-4', 'addr', 'add', `${init.device.tunnel.ipv4}/32`, 'dev', tun.name]);
-    await mustRun(run, 'ip', ['-6', 'addr', 'add', `${init.device.tunnel.ipv6}/128`, 'dev', tun.name, 'nodad']);
+    if (ipv6) {
+      await mustRun(run, 'ip', ['-6', 'addr', 'add', `${init.device.tunnel.ipv6}/128`, 'dev', tun.name, 'nodad']);
+    } else {
+      log.warn({ tun: tun.name }, 'IPv6 is disabled on this host: the tunnel carries IPv4 only');
+    }
     const dns = createDnsControl({ mode: config.dnsMode, tunName: tun.name, state: stateFile, log, run });
     this.dnsMode = dns.mode;
-    const routes = new RouteControl({ run, state: stateFile, tunName: tun.name, log });
+    const routes = new RouteControl({ run, state: stateFile, tunName: tun.name, log, ipv6 });
+    this.routeControl = routes;
     this.core = core;
     this.tunnel = new Tunnel({
       core,
       tun,
+      ipv6,
       dns,
       routes,
       log: log.child({ component: 'tunnel' }),
@@ -240,6 +251,7 @@ export class Session {
     const tunnel = this.tunnel;
     this.tunnel = undefined;
     this.core = undefined;
+    this.routeControl = undefined;
     if (tunnel) await tunnel.stop();
     else this.tun?.close();
     this.tun = undefined;

@@ -53,6 +53,7 @@ describe('Tunnel', () => {
     const tunnel = new Tunnel({
       core,
       tun,
+      ipv6: true,
       dns,
       routes: new RouteControl({ run, state, tunName: tun.name, log }),
       log,

@@ -21,6 +21,8 @@ export interface TunPort {
 export interface TunnelOptions {
   core: ClientCore;
   tun: TunPort;
+  /** Whether the TUN carries IPv6; without it the host is pointed at the IPv4 sentinels only. */
+  ipv6: boolean;
   dns: DnsControl;
   routes: RouteControl;
   log: Logger;
@@ -223,7 +225,10 @@ export class Tunnel {
   }
 
   private async applyDns(): Promise<void> {
-    const sentinels = this.options.core.sentinels().map((s) => s.sentinel);
+    const sentinels = this.options.core
+      .sentinels()
+      .map((s) => s.sentinel)
+      .filter((s) => this.options.ipv6 || !isIPv6(s));
     if (sentinels.length > 0) await this.options.dns.apply(sentinels);
   }
 }

@@ -41,6 +41,19 @@ describe('prefix helpers', () => {
 });
 
 describe('RouteControl', () => {
+  it('leaves IPv6 out where the TUN cannot carry it', async () => {
+    const state = new StateFile(dir);
+    const { run, calls } = recorder();
+    const routes = new RouteControl({ run, state, tunName: 'tun-x', log, ipv6: false });
+    await routes.set(['100.96.0.0/11', 'fd00:2021:1111:8000::/107', 'fd00:1::/64'], ['10.0.0.53', 'fd00:1::53']);
+    expect(calls).toEqual([
+      'ip -4 rule del lookup 28783 priority 5190',
+      'ip -4 rule add lookup 28783 priority 5190',
+      'ip -4 route replace 100.96.0.0/11 dev tun-x table 28783',
+    ]);
+    expect(routes.routes).toEqual(['100.96.0.0/11']);
+  });
+
   it('adds rules before routes, bypasses covered helper peers, diffs on change, records everything', async () => {
     const state = new StateFile(dir);
     const { run, calls } = recorder();

@@ -25,7 +25,15 @@ export const RULE_PRIORITY_TABLE = 5190;
 
 export class RouteControl {
   constructor(
-    private readonly options: { run: RunCommand; state: StateFile; tunName: string; log: Logger; table?: number },
+    private readonly options: {
+      run: RunCommand;
+      state: StateFile;
+      tunName: string;
+      log: Logger;
+      table?: number;
+      /** False where the TUN cannot carry IPv6 (`ipv6.ts`): IPv6 prefixes and rules are left out. */
+      ipv6?: boolean;
+    },
   ) {}
 
   /** The prefixes currently routed into the TUN. */
@@ -40,8 +48,9 @@ export class RouteControl {
   async set(prefixes: readonly string[], bypass: readonly string[]): Promise<void> {
     const { tunName, state } = this.options;
     const table = this.options.table ?? ROUTE_TABLE;
+    const families = this.options.ipv6 === false ? [4 as const] : [4 as const, 6 as const];
     const routes = uniqueBy(
-      prefixes.map((p) => ({ ...normalizePrefix(p), dev: tunName, table })),
+      prefixes.map((p) => ({ ...normalizePrefix(p), dev: tunName, table })).filter((r) => families.includes(r.family)),
       (r) => r.prefix,
     );
     const covered = bypass.filter((a) => routes.some((r) => prefixContains(r.prefix, a)));
@@ -52,8 +61,7 @@ export class RouteControl {
           // Without a route in main (offline, uplink gone) the lookup would fall through to our table and loop.
           { ...hostPrefix(a), priority: RULE_PRIORITY_BYPASS + 1, table: 'unreachable' as const },
         ]),
-        { family: 4 as const, priority: RULE_PRIORITY_TABLE, table },
-        { family: 6 as const, priority: RULE_PRIORITY_TABLE, table },
+        ...families.map((family) => ({ family, priority: RULE_PRIORITY_TABLE, table })),
       ],
       ruleKey,
     );

@@ -123,6 +123,7 @@ export function scriptedHelperDeps(run: RunCommand): {
       tuns.push(tun);
       return tun;
     },
+    ipv6Enabled: () => true,
   };
   return { deps, cores, tuns };
 }
