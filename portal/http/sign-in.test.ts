@@ -7,18 +7,25 @@ import { registeredClient } from '../testing/peers.js';
 /** The browser's part without a browser: open /sign-in, post the form, read the redirect (e2e/portal does it for real). */
 async function signIn(portal: TestPortal, email: string, password: string, redirectUri = 'http://127.0.0.1:4321/cb') {
   const { verifier, state, nonce, path } = signInRequest(redirectUri);
+  const posted = await postSignIn(portal, path, email, password);
+  const location = posted.headers.get('location');
+  const code = location ? new URL(location).searchParams.get('code') : null;
+  return { status: posted.status, location, code, state, nonce, verifier, redirectUri };
+}
+
+async function postSignIn(portal: TestPortal, path: string, email: string, password: string): Promise<Response> {
   const page = await fetch(`${portal.url}${path}`);
   const requestId = /name="request" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
-  const posted = await fetch(`${portal.url}/sign-in/password`, {
+  return fetch(`${portal.url}/sign-in/password`, {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ request: requestId, email, password }).toString(),
   });
-  const location = posted.headers.get('location');
-  const code = location ? new URL(location).searchParams.get('code') : null;
-  return { status: posted.status, location, code, state, nonce, verifier, redirectUri };
 }
+
+const signInResponse = (portal: TestPortal, email: string, password: string) =>
+  postSignIn(portal, signInRequest('http://127.0.0.1:4321/cb').path, email, password);
 
 const exchange = (portal: TestPortal, body: object) =>
   fetch(`${portal.url}/api/client/token`, {
@@ -85,6 +92,17 @@ describeEngines('sign-in and token exchange', (engine) => {
     });
     const bob = await signIn(portal, 'bob@corp.test', 'bob password');
     expect([bob.status, bob.location]).toEqual([401, null]);
+  });
+
+  it('refuses password guessing: after 5 failures an account is locked out, even with the right password', async () => {
+    const portal = await harness.start();
+    for (let i = 0; i < 5; i++) expect((await signIn(portal, 'alice@corp.test', `guess ${i}`)).status).toBe(401);
+    const locked = await signInResponse(portal, 'Alice@corp.test', 'alice password');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await locked.text()).toContain('Too many failed sign-ins');
+    // Another account from the same address is still fine.
+    expect((await signIn(portal, 'bob@corp.test', 'bob password')).code).toBeTruthy();
   });
 
   it('accepts only the app scheme and loopback redirect URIs, and validates the PKCE parameters', async () => {

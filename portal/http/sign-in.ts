@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DESKTOP_REDIRECT_URI, SignInQuery, TokenRequest, type TokenResponse } from '../../protocol/portal-http.js';
 import type { OidcUpstream } from '../auth/oidc.js';
 import { hashSecret, newSecret, pkceMatches, verifyPassword } from '../auth/secrets.js';
+import { SignInThrottle } from '../auth/sign-in-throttle.js';
 import type { Hub } from '../engine/hub.js';
 import { setMemberships } from '../store/directory.js';
 import { findClientSession, mintClientToken, revokeClientTokens } from '../store/sessions.js';
@@ -45,6 +46,7 @@ const OidcCallback = z.object({ state: z.string().min(1).max(512) });
 export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream | undefined): void {
   const db = hub.db;
   const ttl = hub.timings.signInTtlMs;
+  const throttle = new SignInThrottle();
 
   app.get('/sign-in', async (req, reply) => {
     const query = SignInQuery.safeParse(req.query);
@@ -94,13 +96,25 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
     if (!form.success) return html(reply, 400, messagePage('Cannot sign in', 'Incomplete sign-in form.'));
     const request = await pendingRequest(form.data.request);
     if (!request) return expired(reply);
+    const email = form.data.email.trim().toLowerCase();
+    const gate = throttle.check(email, req.ip, Date.now());
+    if (!gate.allowed) {
+      req.log.warn({ email: form.data.email, ip: req.ip }, 'sign-in throttled');
+      const minutes = Math.ceil(gate.retryAfterMs / 60_000);
+      const page = messagePage(
+        'Too many attempts',
+        `Too many failed sign-ins for this account or from this address. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+      );
+      return html(reply.header('retry-after', String(Math.ceil(gate.retryAfterMs / 1000))), 429, page);
+    }
     const account = await db
       .selectFrom('accounts')
       .select(['id', 'password_hash', 'disabled'])
-      .where('email', '=', form.data.email.trim().toLowerCase())
+      .where('email', '=', email)
       .executeTakeFirst();
     const valid = await verifyPassword(form.data.password, account?.password_hash);
     if (!account || !valid || account.disabled) {
+      throttle.failed(email, req.ip, Date.now());
       req.log.info({ email: form.data.email }, 'sign-in refused');
       const page = signInPage({
         requestId: request.id,
@@ -110,6 +124,7 @@ export function signInRoutes(app: FastifyInstance, hub: Hub, oidc: OidcUpstream 
       });
       return html(reply, 401, page);
     }
+    throttle.succeeded(email);
     return finish(reply, request, account.id);
   });
 
